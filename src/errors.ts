@@ -1,0 +1,44 @@
+/**
+ * Typed errors. Each layer wraps the cause with `Failed to <verb> <thing>: <cause>` (see `wrap`), and the
+ * innermost error carries the fix, so the single failure boundary in main.ts prints one message that says what
+ * to do. No message may contain a secret: callers pass redacted values only.
+ */
+export class ActionError extends Error {
+  /** What the user should do about it; appended to the message once, at the innermost error. */
+  readonly fix: string | undefined;
+
+  constructor(message: string, options: { cause?: unknown; fix?: string } = {}) {
+    super(options.fix ? `${message}. ${options.fix}` : message, options.cause === undefined ? {} : { cause: options.cause });
+    this.name = new.target.name;
+    this.fix = options.fix;
+  }
+}
+
+/** An input is missing or invalid; thrown before any network call. */
+export class InputError extends ActionError {}
+
+/** The package could not be built or is not a valid function app. */
+export class PackageError extends ActionError {}
+
+/** Azure (ARM, Kudu, Blob) answered with an error or not at all. */
+export class AzureError extends ActionError {
+  readonly statusCode: number | undefined;
+  constructor(message: string, options: { cause?: unknown; fix?: string; statusCode?: number } = {}) {
+    super(message, options);
+    this.statusCode = options.statusCode;
+  }
+}
+
+/** The deployment ran but the app did not come up as expected (functions missing, deployment failed). */
+export class VerificationError extends ActionError {}
+
+/** Adds context as the error travels up, keeping its type: `Failed to <what>: <cause message>`. */
+export function wrap(what: string, error: unknown): Error {
+  const message = `Failed to ${what}: ${error instanceof Error ? error.message : String(error)}`;
+  if (error instanceof ActionError) {
+    const Ctor = error.constructor as new (m: string, o: { cause?: unknown }) => ActionError;
+    const wrapped = new Ctor(message, { cause: error });
+    return wrapped;
+  }
+  return new ActionError(message, { cause: error });
+}

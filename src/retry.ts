@@ -1,0 +1,148 @@
+/** A point in time every wait is bounded by. */
+export class Deadline {
+  readonly at: number;
+  constructor(
+    timeoutMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.at = now() + timeoutMs;
+  }
+  remaining(): number {
+    return Math.max(0, this.at - this.now());
+  }
+  expired(): boolean {
+    return this.remaining() <= 0;
+  }
+}
+
+export class DeadlineError extends Error {
+  constructor(
+    readonly label: string,
+    readonly lastError: unknown,
+  ) {
+    const cause = lastError instanceof Error ? `: ${lastError.message}` : '';
+    super(`${label} did not succeed before the timeout${cause}`, { cause: lastError });
+    this.name = 'DeadlineError';
+  }
+}
+
+export interface RetryOptions {
+  /** Names the operation in log lines and the final error. */
+  label: string;
+  deadline: Deadline;
+  /** Decides whether an error is worth another try (default: transient HTTP and network errors). */
+  isRetryable?: (error: unknown) => boolean;
+  /** First backoff; doubled each attempt, capped at maxDelayMs, then jittered. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Upper bound on attempts, on top of the deadline. */
+  maxAttempts?: number;
+  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+  /** Injected for tests. */
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'UND_ERR_SOCKET', 'ECONNABORTED', 'EAI_AGAIN']);
+
+export function statusOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { statusCode?: unknown; status?: unknown };
+  if (typeof e.statusCode === 'number') return e.statusCode;
+  if (typeof e.status === 'number') return e.status;
+  return undefined;
+}
+
+function codeOf(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export function isTransient(error: unknown): boolean {
+  const status = statusOf(error);
+  if (status !== undefined) return TRANSIENT_STATUS.has(status);
+  if (codeOf(error)) return true;
+  const name = (error as { name?: unknown } | null)?.name;
+  return name === 'AbortError' || name === 'TimeoutError' || (error instanceof TypeError && /fetch failed/i.test(error.message));
+}
+
+/** Milliseconds asked for by a `Retry-After` header (seconds or HTTP date) carried by the error, if any. */
+export function retryAfterMs(error: unknown, now: number = Date.now()): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { retryAfterMs?: unknown; response?: { headers?: { get?: (n: string) => string | undefined | null } } };
+  if (typeof e.retryAfterMs === 'number') return e.retryAfterMs;
+  const header = e.response?.headers?.get?.('retry-after') ?? undefined;
+  return parseRetryAfter(header ?? undefined, now);
+}
+
+export function parseRetryAfter(value: string | undefined | null, now: number = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The one retry helper: jittered exponential backoff, honours Retry-After, never waits past the deadline.
+ * The last error is rethrown as is when it is not retryable; a DeadlineError when time runs out.
+ */
+export async function retry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  const {
+    deadline,
+    label,
+    isRetryable = isTransient,
+    baseDelayMs = 500,
+    maxDelayMs = 15_000,
+    maxAttempts = Number.POSITIVE_INFINITY,
+    sleep = defaultSleep,
+    random = Math.random,
+  } = options;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (error) {
+      if (!isRetryable(error) || attempt >= maxAttempts) throw error;
+      const backoff = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+      // Full jitter in [backoff/2, backoff): spreads concurrent clients without ever retrying immediately.
+      const jittered = backoff / 2 + random() * (backoff / 2);
+      const asked = retryAfterMs(error);
+      const delayMs = Math.round(asked !== undefined ? Math.max(asked, jittered / 4) : jittered);
+      if (delayMs >= deadline.remaining()) throw new DeadlineError(label, error);
+      options.onRetry?.({ attempt, delayMs, error });
+      await sleep(delayMs);
+    }
+  }
+}
+
+/**
+ * Polls `probe` until it returns a value (not undefined), with the same backoff and deadline rules.
+ * Used for waits on a remote state (deployment status, functions listed).
+ */
+export async function poll<T>(
+  probe: (attempt: number) => Promise<T | undefined>,
+  options: Omit<RetryOptions, 'isRetryable' | 'maxAttempts'> & { describeLast?: () => string },
+): Promise<T> {
+  const notYet = new Error('not ready');
+  return retry(
+    async (attempt) => {
+      const value = await probe(attempt);
+      if (value === undefined) {
+        const err = new Error(options.describeLast?.() ?? 'not ready yet');
+        (err as { notYet?: boolean }).notYet = true;
+        throw err;
+      }
+      return value;
+    },
+    {
+      ...options,
+      isRetryable: (e) => (e as { notYet?: boolean }).notYet === true || e === notYet || isTransient(e),
+    },
+  );
+}
