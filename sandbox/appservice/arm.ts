@@ -1,0 +1,302 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Context } from './context.js';
+import { applyFault, faultReason, type RouteName } from './faults.js';
+import { drain, parseTarget, queryValue, readJson, send } from './http.js';
+import {
+  appSettingsJson,
+  functionJson,
+  planJson,
+  publishingCredentialsJson,
+  resourceJson,
+  scmPolicyJson,
+  siteJson,
+  webConfigJson,
+} from './shapes.js';
+import { findSite, recordEvent, redactSas, type Site } from './state.js';
+
+const HOST_RUNTIME_ERROR = 'Encountered an error (ServiceUnavailable) from host runtime.';
+
+type Respond = (status: number, body?: unknown, headers?: Record<string, string>) => void;
+
+function responder(req: IncomingMessage, res: ServerResponse): Respond {
+  const correlation = req.headers['x-ms-correlation-request-id'];
+  const clientRequestId = req.headers['x-ms-client-request-id'];
+  // Clients read these on failures (Core Tools calls GetValues, which throws when absent), so every answer has them.
+  const common: Record<string, string> = {
+    'Content-Type': 'application/json; charset=utf-8',
+    'x-ms-request-id': randomUUID(),
+    'x-ms-correlation-request-id': typeof correlation === 'string' ? correlation : randomUUID(),
+    ...(typeof clientRequestId === 'string' ? { 'x-ms-client-request-id': clientRequestId } : {}),
+  };
+  return (status, body, headers = {}) =>
+    send(res, status, body === undefined ? undefined : JSON.stringify(body), { ...common, ...headers });
+}
+
+function armError(code: string, message: string): Record<string, unknown> {
+  return { error: { code, message: redactSas(message) } };
+}
+
+type Route = { name: RouteName; site?: Site; run: () => Promise<void> };
+
+/** The ARM front door for Microsoft.Web, as the SDKs and the action call it (azure-contract.md §A). */
+export function armHandler(ctx: Context) {
+  const { seed } = ctx;
+
+  function siteRoutes(
+    req: IncomingMessage,
+    site: Site,
+    rest: string[],
+    method: string,
+    respond: Respond,
+  ): Route | undefined {
+    const path = rest.join('/');
+    const wants = (m: string, p: string) => method === m && path === p;
+    const stopped = () => {
+      if (site.state !== 'Stopped') return false;
+      respond(400, armError('BadRequest', HOST_RUNTIME_ERROR));
+      return true;
+    };
+    const sync = (via: string) => {
+      site.syncCount += 1;
+      recordEvent(site, 'sync', via);
+      void ctx.platform.reload(site, `sync (${via})`);
+    };
+
+    if (wants('GET', ''))
+      return { name: 'arm.site.get', site, run: async () => respond(200, siteJson(seed, site)) };
+    if (wants('POST', 'config/appsettings/list')) {
+      return {
+        name: 'arm.appsettings.list',
+        site,
+        run: async () => respond(200, appSettingsJson(seed, site)),
+      };
+    }
+    if (wants('PUT', 'config/appsettings')) {
+      return {
+        name: 'arm.appsettings.put',
+        site,
+        run: async () => {
+          const body = (await readJson(req)) as { properties?: unknown } | undefined;
+          const props = body?.properties;
+          if (typeof props !== 'object' || props === null || Array.isArray(props)) {
+            respond(
+              400,
+              armError(
+                'BadRequest',
+                'The request body must be a StringDictionary: {"properties": {"NAME": "value"}}.',
+              ),
+            );
+            return;
+          }
+          const next: Record<string, string> = {};
+          for (const [key, value] of Object.entries(props)) {
+            // Newtonsoft binds JSON numbers and booleans to strings; objects and null are refused.
+            if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+              next[key] = String(value);
+            else {
+              respond(
+                400,
+                armError('BadRequest', `The value of application setting '${key}' must be a string.`),
+              );
+              return;
+            }
+          }
+          site.settings = next;
+          recordEvent(site, 'settings-put', Object.keys(next).sort().join(', '));
+          void ctx.platform.reload(site, 'app settings replaced');
+          respond(200, appSettingsJson(seed, site));
+        },
+      };
+    }
+    if (wants('GET', 'config/web'))
+      return { name: 'arm.config.web', site, run: async () => respond(200, webConfigJson(seed, site)) };
+    if (wants('POST', 'config/publishingcredentials/list')) {
+      return {
+        name: 'arm.publishingcredentials',
+        site,
+        run: async () => respond(200, publishingCredentialsJson(seed, site)),
+      };
+    }
+    if (wants('GET', 'basicpublishingcredentialspolicies/scm')) {
+      return { name: 'arm.scmpolicy', site, run: async () => respond(200, scmPolicyJson(seed, site)) };
+    }
+    if (wants('POST', 'restart')) {
+      return {
+        name: 'arm.restart',
+        site,
+        run: async () => {
+          site.restartCount += 1;
+          recordEvent(site, 'restart', 'arm');
+          void ctx.platform.reload(site, 'restart');
+          respond(200);
+        },
+      };
+    }
+    if (wants('POST', 'syncfunctiontriggers')) {
+      return {
+        name: 'arm.sync',
+        site,
+        run: async () => {
+          if (stopped()) return;
+          sync('syncfunctiontriggers');
+          // A 200 carries a JSON body: the SDK then throws RestError(statusCode 200), as against real Azure.
+          if (ctx.config.syncTriggersStatus === 200) respond(200, {});
+          else respond(204);
+        },
+      };
+    }
+    if (wants('POST', 'host/default/sync')) {
+      return {
+        name: 'arm.sync.host',
+        site,
+        run: async () => {
+          if (stopped()) return;
+          sync('host/default/sync');
+          respond(204);
+        },
+      };
+    }
+    if (wants('POST', 'hostruntime/admin/host/synctriggers')) {
+      return {
+        name: 'arm.sync.hostruntime',
+        site,
+        run: async () => {
+          if (stopped()) return;
+          sync('hostruntime/admin/host/synctriggers');
+          respond(200, { status: 'success' });
+        },
+      };
+    }
+    if (wants('GET', 'functions')) {
+      return {
+        name: 'arm.functions',
+        site,
+        run: async () => {
+          await ctx.platform.settled(site);
+          const { hostError, functions } = site.platform;
+          if (hostError !== undefined) {
+            respond(400, armError('BadRequest', `${HOST_RUNTIME_ERROR} ${hostError}`));
+            return;
+          }
+          respond(200, { value: functions.map((fn) => functionJson(seed, site, fn)), nextLink: null });
+        },
+      };
+    }
+    return undefined;
+  }
+
+  function resources(query: URLSearchParams, respond: Respond): void {
+    const filter = query.get('$filter') ?? '';
+    const type = /resourceType\s+eq\s+'([^']*)'/i.exec(filter)?.[1]?.toLowerCase();
+    const name = /\bname\s+eq\s+'([^']*)'/i.exec(filter)?.[1]?.toLowerCase();
+    const matches = ctx.sites.filter((site) => {
+      const siteType = site.slot === undefined ? 'microsoft.web/sites' : 'microsoft.web/sites/slots';
+      if (type !== undefined ? type !== siteType : site.slot !== undefined) return false;
+      const fullName = site.slot === undefined ? site.app.name : `${site.app.name}/${site.slot}`;
+      return name === undefined || fullName.toLowerCase() === name;
+    });
+    respond(200, { value: matches.map((site) => resourceJson(seed, site)) });
+  }
+
+  /** Resolves the target: a route, a 404 body when the subscription, group or resource does not exist, or undefined. */
+  function resolve(
+    req: IncomingMessage,
+    respond: Respond,
+  ): Route | { notFound: Record<string, unknown> } | undefined {
+    const { segments: s, raw, query } = parseTarget(req.url);
+    const method = req.method ?? 'GET';
+    if (s[0] !== 'subscriptions' || s.length < 3) return undefined;
+    const sub = raw[1] as string;
+    if (sub.toLowerCase() !== seed.subscriptionId.toLowerCase()) {
+      return { notFound: armError('SubscriptionNotFound', `The subscription '${sub}' could not be found.`) };
+    }
+    if (s.length === 3 && s[2] === 'resources' && method === 'GET') {
+      return { name: 'arm.resources', run: async () => resources(query, respond) };
+    }
+    if (s[2] !== 'resourcegroups' || s[4] !== 'providers' || s[5] !== 'microsoft.web' || s.length < 8)
+      return undefined;
+    const rg = raw[3] as string;
+    if (!ctx.sites.some((site) => site.app.resourceGroup.toLowerCase() === rg.toLowerCase())) {
+      return { notFound: armError('ResourceGroupNotFound', `Resource group '${rg}' could not be found.`) };
+    }
+    const inGroup = (site: Site) => site.app.resourceGroup.toLowerCase() === rg.toLowerCase();
+    const name = raw[7] as string;
+    if (s[6] === 'serverfarms' && s.length === 8 && method === 'GET') {
+      const site = ctx.sites.find(
+        (x) => inGroup(x) && x.slot === undefined && x.app.plan.name.toLowerCase() === name.toLowerCase(),
+      );
+      if (!site) {
+        return {
+          notFound: armError(
+            'ResourceNotFound',
+            `The Resource 'Microsoft.Web/serverfarms/${name}' under resource group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+          ),
+        };
+      }
+      const count = ctx.sites.filter(
+        (x) => inGroup(x) && x.slot === undefined && x.app.plan.name === site.app.plan.name,
+      ).length;
+      return { name: 'arm.serverfarm.get', run: async () => respond(200, planJson(seed, site, count)) };
+    }
+    if (s[6] !== 'sites') return undefined;
+    const slot = s[8] === 'slots' ? raw[9] : undefined;
+    if (s[8] === 'slots' && slot === undefined) return undefined;
+    const rest = s.slice(slot === undefined ? 8 : 10);
+    const site = findSite(ctx.sites.filter(inGroup), name, slot ?? 'production');
+    if (!site) {
+      const what =
+        slot === undefined ? `Microsoft.Web/sites/${name}` : `Microsoft.Web/sites/${name}/slots/${slot}`;
+      return {
+        notFound: armError(
+          'ResourceNotFound',
+          `The Resource '${what}' under resource group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+        ),
+      };
+    }
+    return siteRoutes(req, site, rest, method, respond);
+  }
+
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const respond = responder(req, res);
+    const auth = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
+    if (auth === undefined || !ctx.verifyBearer(auth)) {
+      await drain(req);
+      const why =
+        auth === undefined ? "The 'Authorization' header is missing." : 'The access token is invalid.';
+      respond(401, armError('AuthenticationFailed', `Authentication failed. ${why}`));
+      return;
+    }
+    const { query } = parseTarget(req.url);
+    if (!queryValue(query, 'api-version')) {
+      await drain(req);
+      respond(
+        400,
+        armError(
+          'MissingApiVersionParameter',
+          'The api-version query parameter (?api-version=) is required for all requests.',
+        ),
+      );
+      return;
+    }
+    const route = resolve(req, respond);
+    if (route === undefined || 'notFound' in route) {
+      await drain(req);
+      respond(
+        404,
+        route?.notFound ??
+          armError('NotFound', `No route matches '${req.method} /${parseTarget(req.url).raw.join('/')}'.`),
+      );
+      return;
+    }
+    const fault = ctx.faults.take(route.name, route.site?.app.name, route.site?.slot);
+    if (fault) {
+      const answered = await applyFault(fault, req, ctx.timers, (status, headers) => {
+        const { code, message } = faultReason(status);
+        respond(status, armError(code, message), headers);
+      });
+      if (answered) return;
+    }
+    await route.run();
+  };
+}

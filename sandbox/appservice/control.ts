@@ -1,0 +1,189 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Context } from './context.js';
+import { holdLock, newestFirst, renderDeployment } from './deploy.js';
+import { FAULT_ROUTES, FaultError } from './faults.js';
+import { parseTarget, queryValue, readJson, send, sendJson } from './http.js';
+import { PACKAGE_NAME_FILE } from './platform.js';
+import { findSite, label, recordEvent, type Site } from './state.js';
+
+/**
+ * The sandbox's own switchboard under /_sandbox (no auth): inspect an app, inject faults, change state behind
+ * the action's back. Only tests and the demo call it.
+ */
+
+function bad(res: ServerResponse, message: string): void {
+  sendJson(res, 400, { error: message });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+async function appState(ctx: Context, site: Site): Promise<Record<string, unknown>> {
+  // A load in flight is awaited so the answer reflects the last change; none is started.
+  if (site.platform.loading !== undefined) await ctx.platform.settled(site);
+  const base = `https://${site.kuduHost}`;
+  const zips = [...site.sitePackages.keys()].filter((name) => name !== PACKAGE_NAME_FILE).sort();
+  return {
+    name: site.app.name,
+    slot: site.slot ?? null,
+    resourceGroup: site.app.resourceGroup,
+    os: site.app.os,
+    sku: site.app.plan.sku,
+    tier: site.app.plan.tier,
+    state: site.state,
+    settings: { ...site.settings },
+    restartCount: site.restartCount,
+    syncCount: site.syncCount,
+    events: site.events,
+    deployments: newestFirst(site).map((d) => renderDeployment(d, base)),
+    sitePackages: zips,
+    packageName: site.sitePackages.get(PACKAGE_NAME_FILE)?.bytes.toString('utf8') ?? null,
+    wwwroot: site.wwwroot !== undefined,
+    functionsLoaded: site.platform.loading !== undefined,
+    loadCount: site.platform.loadCount,
+    functions: site.platform.functions.map((fn) => ({
+      name: fn.name,
+      trigger: fn.bindings.find((b) => String(b.type).toLowerCase().endsWith('trigger'))?.type ?? null,
+      invokeRoute: fn.httpRoute ?? null,
+      isDisabled: fn.isDisabled,
+    })),
+    hostError: site.platform.hostError ?? null,
+    packageSource: site.platform.source ?? null,
+    kudu: {
+      url: base,
+      deploymentDurationMs: site.kudu.deploymentDurationMs,
+      failNextDeployment: site.kudu.failNextDeployment ?? null,
+    },
+  };
+}
+
+function settingsFrom(body: unknown): Record<string, string> | string {
+  if (!isObject(body)) return 'body must be a JSON object of string settings';
+  for (const [key, value] of Object.entries(body))
+    if (typeof value !== 'string') return `setting '${key}' must be a string`;
+  return body as Record<string, string>;
+}
+
+function nonNegative(value: unknown, name: string): number | undefined | string {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 600_000)
+    return `${name} must be an integer from 0 to 600000`;
+  return value;
+}
+
+export function controlHandler(ctx: Context, armEndpoint: () => string) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const { segments: s, raw, query } = parseTarget(req.url);
+    const method = req.method ?? 'GET';
+    const path = s.slice(1);
+
+    if (path.length === 0 && method === 'GET') {
+      sendJson(res, 200, {
+        subscriptionId: ctx.seed.subscriptionId,
+        tenantId: ctx.seed.tenantId,
+        armEndpoint: armEndpoint(),
+        apps: ctx.sites.map((site) => ({
+          name: site.app.name,
+          slot: site.slot ?? null,
+          kuduUrl: `https://${site.kuduHost}`,
+        })),
+        faultRoutes: FAULT_ROUTES,
+        config: ctx.config,
+      });
+      return;
+    }
+
+    if (path[0] === 'faults') {
+      if (path.length === 1 && method === 'POST') {
+        try {
+          sendJson(res, 200, { id: ctx.faults.add(await readJson(req)).id });
+        } catch (error) {
+          if (error instanceof FaultError) bad(res, error.message);
+          else throw error;
+        }
+        return;
+      }
+      if (path.length === 1 && method === 'GET') return sendJson(res, 200, ctx.faults.list());
+      if (path.length === 1 && method === 'DELETE') {
+        ctx.faults.clear();
+        return send(res, 204, undefined);
+      }
+      if (path.length === 2 && method === 'DELETE') {
+        return ctx.faults.remove(raw[2] as string)
+          ? send(res, 204, undefined)
+          : sendJson(res, 404, { error: 'no such fault' });
+      }
+    }
+
+    if (path.length === 1 && path[0] === 'config' && method === 'POST') {
+      const body = await readJson(req);
+      if (!isObject(body)) return bad(res, 'body must be a JSON object');
+      if (body.syncTriggersStatus !== undefined) {
+        if (body.syncTriggersStatus !== 200 && body.syncTriggersStatus !== 204)
+          return bad(res, 'syncTriggersStatus must be 200 or 204');
+        ctx.config.syncTriggersStatus = body.syncTriggersStatus;
+      }
+      return sendJson(res, 200, ctx.config);
+    }
+
+    if (path[0] === 'apps' && path.length === 1 && method === 'GET') {
+      return sendJson(res, 200, await Promise.all(ctx.sites.map((site) => appState(ctx, site))));
+    }
+
+    if (path[0] === 'apps' && path.length >= 2) {
+      const name = raw[2] as string;
+      const slot = queryValue(query, 'slot');
+      const site = findSite(ctx.sites, name, slot ?? 'production');
+      if (!site)
+        return sendJson(res, 404, {
+          error: `no app '${name}'${slot ? ` slot '${slot}'` : ''} in the sandbox`,
+        });
+      const action = path[2];
+
+      if (action === undefined && method === 'GET') return sendJson(res, 200, await appState(ctx, site));
+
+      if (action === 'settings' && method === 'PUT') {
+        const settings = settingsFrom(await readJson(req));
+        if (typeof settings === 'string') return bad(res, settings);
+        site.settings = { ...settings };
+        recordEvent(site, 'settings-changed', 'sandbox control (concurrent change)');
+        void ctx.platform.reload(site, 'settings changed behind the action');
+        return sendJson(res, 200, site.settings);
+      }
+
+      if (action === 'state' && method === 'POST') {
+        const body = await readJson(req);
+        const state = isObject(body) ? body.state : undefined;
+        if (state !== 'Running' && state !== 'Stopped')
+          return bad(res, 'state must be "Running" or "Stopped"');
+        site.state = state;
+        recordEvent(site, 'state', state);
+        return sendJson(res, 200, { state });
+      }
+
+      if (action === 'kudu' && method === 'POST') {
+        const body = await readJson(req);
+        if (!isObject(body)) return bad(res, 'body must be a JSON object');
+        const duration = nonNegative(body.deploymentDurationMs, 'deploymentDurationMs');
+        const lock = nonNegative(body.lockHeldMs, 'lockHeldMs');
+        if (typeof duration === 'string') return bad(res, duration);
+        if (typeof lock === 'string') return bad(res, lock);
+        const fail = body.failNextDeployment;
+        if (fail !== undefined && (typeof fail !== 'string' || fail === ''))
+          return bad(res, 'failNextDeployment must be a non-empty string');
+        if (duration !== undefined) site.kudu.deploymentDurationMs = duration;
+        if (fail !== undefined) site.kudu.failNextDeployment = fail;
+        if (lock !== undefined && lock > 0)
+          holdLock({ platform: ctx.platform, timers: ctx.timers }, site, lock);
+        return sendJson(res, 200, {
+          app: label(site),
+          deploymentDurationMs: site.kudu.deploymentDurationMs,
+          failNextDeployment: site.kudu.failNextDeployment ?? null,
+        });
+      }
+    }
+
+    sendJson(res, 404, { error: `no sandbox control route for ${method} ${req.url}` });
+  };
+}
