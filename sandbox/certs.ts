@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import tls from 'node:tls';
 
 /** PEM files of the sandbox's own certificate authority and the loopback server certificate it signed. */
 export interface SandboxCerts {
@@ -51,4 +52,13 @@ export function ensureCerts(dir: string): SandboxCerts {
     cert: readFileSync(certFile, 'utf8'),
     key: readFileSync(keyFile, 'utf8'),
   };
+}
+
+/**
+ * Makes this process trust the sandbox CA (the sandbox's own clients: Azurite container setup, the platform's
+ * package fetch). Child processes get it through NODE_EXTRA_CA_CERTS instead, as a runner would.
+ */
+export function trustInThisProcess(certs: SandboxCerts): void {
+  const current = tls.getCACertificates('default');
+  if (!current.includes(certs.ca)) tls.setDefaultCACertificates([...current, certs.ca]);
 }

@@ -349,6 +349,9 @@ async function runFromPackage(c: DeployContext): Promise<string> {
     c.services.logger.info(`${RUN_FROM_PACKAGE} now points at ${result.newPackage}.`);
     if (inputs.syncTriggers) await c.arm.syncTriggers(ref);
     if (inputs.restart) await c.arm.restart(ref);
+  }).catch(async (error: unknown) => {
+    await rollBack(c, error);
+    throw error;
   });
 
   await verifyOrRollBack(c);
@@ -390,6 +393,9 @@ async function zipDeploy(c: DeployContext): Promise<string | undefined> {
       after = next[RUN_FROM_PACKAGE];
       c.services.logger.info(`${RUN_FROM_PACKAGE} set to '${after ?? '(removed)'}'.`);
       await kudu.waitForSetting(RUN_FROM_PACKAGE, after);
+    }).catch(async (error: unknown) => {
+      await rollBack(c, error);
+      throw error;
     });
   }
   result.newPackage = after === '1' ? 'data/SitePackages (WEBSITE_RUN_FROM_PACKAGE=1)' : 'site/wwwroot';

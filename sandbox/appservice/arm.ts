@@ -290,7 +290,12 @@ export function armHandler(ctx: Context) {
       return;
     }
     const fault = ctx.faults.take(route.name, route.site?.app.name, route.site?.slot);
-    if (fault) {
+    if (fault?.setSettings && route.site) {
+      route.site.settings = { ...fault.setSettings };
+      recordEvent(route.site, 'settings-changed', 'sandbox fault (concurrent change)');
+      void ctx.platform.reload(route.site, 'settings changed behind the action');
+    }
+    if (fault && (fault.status !== undefined || fault.reset || fault.delayMs !== undefined)) {
       const answered = await applyFault(fault, req, ctx.timers, (status, headers) => {
         const { code, message } = faultReason(status);
         respond(status, armError(code, message), headers);

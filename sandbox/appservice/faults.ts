@@ -42,6 +42,10 @@ export interface Fault {
   retryAfter?: number;
   reset?: true;
   delayMs?: number;
+  /** Matching requests to let through untouched before the fault applies. */
+  skip?: number;
+  /** Settings that replace the app's settings the moment the fault fires: a change made by someone else, mid-run. */
+  setSettings?: Record<string, string>;
   /** Requests still to affect; -1 = until cleared. */
   remaining: number;
   hits: number;
@@ -90,8 +94,15 @@ export class Faults {
     const count = intIn(s.count, 'count', -1, 1_000_000) ?? 1;
     if (count === 0) throw new FaultError('count must be -1 or at least 1');
     if (s.reset !== undefined && s.reset !== true) throw new FaultError('reset must be true when given');
-    if (status === undefined && s.reset !== true && delayMs === undefined) {
-      throw new FaultError('a fault needs status, reset or delayMs');
+    const skip = intIn(s.skip, 'skip', 0, 1_000_000);
+    let setSettings: Record<string, string> | undefined;
+    if (s.setSettings !== undefined) {
+      const bad = typeof s.setSettings !== 'object' || s.setSettings === null || Object.values(s.setSettings).some((v) => typeof v !== 'string');
+      if (bad) throw new FaultError('setSettings must be an object of string settings');
+      setSettings = { ...(s.setSettings as Record<string, string>) };
+    }
+    if (status === undefined && s.reset !== true && delayMs === undefined && setSettings === undefined) {
+      throw new FaultError('a fault needs status, reset, delayMs or setSettings');
     }
     const fault: Fault = { id: `fault-${this.nextId++}`, route, remaining: count, hits: 0 };
     const app = optString(s.app, 'app');
@@ -102,6 +113,8 @@ export class Faults {
     if (retryAfter !== undefined) fault.retryAfter = retryAfter;
     if (s.reset === true) fault.reset = true;
     if (delayMs !== undefined) fault.delayMs = delayMs;
+    if (skip) fault.skip = skip;
+    if (setSettings) fault.setSettings = setSettings;
     this.faults.push(fault);
     return fault;
   }
@@ -129,6 +142,10 @@ export class Faults {
         (f.slot === undefined || f.slot.toLowerCase() === (slot ?? 'production').toLowerCase()),
     );
     if (!fault) return undefined;
+    if (fault.skip) {
+      fault.skip -= 1;
+      return undefined;
+    }
     fault.hits += 1;
     if (fault.remaining > 0) {
       fault.remaining -= 1;

@@ -58,6 +58,21 @@ export interface AppServiceOptions {
   logger: Logger;
 }
 
+/** The version the raw calls use; the SDK's methods use their own default. */
+const ARM_API_VERSION = '2024-11-01';
+
+/** The message of an ARM error body in either shape (`{error:{message}}` or the legacy `{Message}`). */
+function armErrorMessage(text: string): string | undefined {
+  try {
+    const body = JSON.parse(text) as { error?: { message?: string; code?: string }; Message?: string; Code?: string };
+    const message = body.error?.message ?? body.Message;
+    const code = body.error?.code ?? body.Code;
+    return message ? `${code ? `${code}: ` : ''}${message}` : undefined;
+  } catch {
+    return text ? text.slice(0, 300) : undefined;
+  }
+}
+
 const describe = (ref: SiteRef) => `${ref.name}${ref.slot ? `/${ref.slot}` : ''} in resource group '${ref.resourceGroup}'`;
 
 /** Turns an SDK error into an AzureError with the operation, the status, a redacted message and what to do. */
@@ -85,6 +100,30 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
   });
   const web = client.webApps;
   let httpClient: HttpClient | undefined;
+  const sitePath = (ref: SiteRef) =>
+    `/subscriptions/${options.subscriptionId}/resourceGroups/${encodeURIComponent(ref.resourceGroup)}/providers/Microsoft.Web/sites/${encodeURIComponent(ref.name)}${ref.slot ? `/slots/${encodeURIComponent(ref.slot)}` : ''}`;
+
+  /**
+   * A request through the SDK's pipeline (auth, TLS, user agent) for the routes where the SDK's own method
+   * misreads the service: sync triggers answers 200 where the spec says 204, and a failing function listing
+   * loses the host's error text. Throws with the ARM error message for any status outside `ok`.
+   */
+  async function raw(method: 'GET' | 'POST', path: string, ok: number[]): Promise<unknown> {
+    httpClient ??= createDefaultHttpClient();
+    // A nextLink is absolute and carries its own api-version; it must stay on the ARM origin the token is for.
+    const url = /^https:\/\//i.test(path) ? path : `${options.endpoint}${path}${path.includes('?') ? '&' : '?'}api-version=${ARM_API_VERSION}`;
+    if (new URL(url).origin !== new URL(options.endpoint).origin) throw new AzureError(`ARM returned a link to another origin: ${new URL(url).origin}`);
+    const request = createPipelineRequest({ url, method, headers: createHttpHeaders({ accept: 'application/json' }) });
+    const response = await client.pipeline.sendRequest(httpClient, request);
+    const text = response.bodyAsText ?? '';
+    if (!ok.includes(response.status)) {
+      throw Object.assign(new Error(armErrorMessage(text) ?? `HTTP ${response.status}`), {
+        statusCode: response.status,
+        response: { headers: { get: (n: string) => response.headers.get(n) } },
+      });
+    }
+    return text ? (JSON.parse(text) as unknown) : undefined;
+  }
 
   const call = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
     retry(fn, {
@@ -99,16 +138,9 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
   return {
     async findResourceGroup(name) {
       const filter = `resourceType eq 'Microsoft.Web/sites' and name eq '${name}'`;
-      const url = `${options.endpoint}/subscriptions/${options.subscriptionId}/resources?$filter=${encodeURIComponent(filter)}&api-version=2021-04-01`;
-      const body = await call(`find the resource group of '${name}'`, async () => {
-        httpClient ??= createDefaultHttpClient();
-        const request = createPipelineRequest({ url, method: 'GET', headers: createHttpHeaders({ accept: 'application/json' }) });
-        const response = await client.pipeline.sendRequest(httpClient, request);
-        if (response.status !== 200) {
-          throw Object.assign(new Error(response.bodyAsText ?? `HTTP ${response.status}`), { statusCode: response.status });
-        }
-        return JSON.parse(response.bodyAsText ?? '{}') as { value?: { id?: string; name?: string }[] };
-      });
+      const body = (await call(`find the resource group of '${name}'`, () =>
+        raw('GET', `/subscriptions/${options.subscriptionId}/resources?$filter=${encodeURIComponent(filter)}`, [200]),
+      )) as { value?: { id?: string; name?: string }[] };
       const matches = (body.value ?? []).filter((r) => r.name?.toLowerCase() === name.toLowerCase() && r.id);
       const groups = [...new Set(matches.map((r) => /\/resourceGroups\/([^/]+)/i.exec(r.id ?? '')?.[1]).filter(Boolean))];
       if (groups.length === 0) {
@@ -199,28 +231,20 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
     },
 
     async syncTriggers(ref) {
-      await call(`sync the triggers of ${describe(ref)}`, async () => {
-        try {
-          await (ref.slot
-            ? web.syncFunctionTriggersSlot(ref.resourceGroup, ref.name, ref.slot)
-            : web.syncFunctionTriggers(ref.resourceGroup, ref.name));
-        } catch (error) {
-          // The spec says 204 but the service answers 200, which the SDK reports as an error.
-          if (statusOf(error) === 200) return;
-          throw error;
-        }
-      });
+      await call(`sync the triggers of ${describe(ref)}`, () => raw('POST', `${sitePath(ref)}/syncfunctiontriggers`, [200, 204]));
     },
 
     async listFunctions(ref) {
       return call(`list the functions of ${describe(ref)}`, async () => {
         const names: string[] = [];
-        const pages = ref.slot
-          ? web.listInstanceFunctionsSlot(ref.resourceGroup, ref.name, ref.slot)
-          : web.listFunctions(ref.resourceGroup, ref.name);
-        for await (const fn of pages) {
-          const name = (fn.name ?? '').split('/').pop();
-          if (name) names.push(name);
+        let next: string | undefined = `${sitePath(ref)}/functions`;
+        for (let page = 0; next && page < 50; page++) {
+          const body = (await raw('GET', next, [200])) as { value?: { name?: string; properties?: { name?: string } }[]; nextLink?: string | null };
+          for (const fn of body.value ?? []) {
+            const name = fn.properties?.name ?? fn.name?.split('/').pop();
+            if (name) names.push(name);
+          }
+          next = body.nextLink ?? undefined;
         }
         return names.sort();
       });
