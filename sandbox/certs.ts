@@ -30,16 +30,64 @@ export function ensureCerts(dir: string): SandboxCerts {
   if (!existsSync(caFile) || !existsSync(certFile) || !existsSync(keyFile)) {
     const subj = '/CN=azure-functions-package-deploy sandbox CA';
     openssl(
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '30', '-subj', subj, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        'ca-key.pem',
+        '-out',
+        'ca.pem',
+        '-days',
+        '30',
+        '-subj',
+        subj,
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+      ],
       dir,
     );
-    openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server-key.pem', '-out', 'server.csr', '-subj', '/CN=127.0.0.1'], dir);
+    openssl(
+      [
+        'req',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        'server-key.pem',
+        '-out',
+        'server.csr',
+        '-subj',
+        '/CN=127.0.0.1',
+      ],
+      dir,
+    );
     writeFileSync(
       join(dir, 'server.ext'),
       'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n',
     );
     openssl(
-      ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', 'server.pem', '-days', '30', '-extfile', 'server.ext'],
+      [
+        'x509',
+        '-req',
+        '-in',
+        'server.csr',
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca-key.pem',
+        '-CAcreateserial',
+        '-out',
+        'server.pem',
+        '-days',
+        '30',
+        '-extfile',
+        'server.ext',
+      ],
       dir,
     );
   }

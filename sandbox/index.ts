@@ -33,7 +33,8 @@ export interface SandboxOptions {
 
 /** Replaces `${NAME}` placeholders in every string of the seed. */
 function substitute(value: unknown, vars: Record<string, string>): unknown {
-  if (typeof value === 'string') return value.replace(/\$\{([A-Z_]+)\}/g, (m, name: string) => vars[name] ?? m);
+  if (typeof value === 'string')
+    return value.replace(/\$\{([A-Z_]+)\}/g, (m, name: string) => vars[name] ?? m);
   if (Array.isArray(value)) return value.map((v) => substitute(v, vars));
   if (value && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, vars)]));
@@ -61,7 +62,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     stops.push(() => azurite.stop());
     const raw = typeof options.seed === 'string' ? (JSON.parse(options.seed) as unknown) : options.seed;
     const seed = parseSeed(
-      substitute(raw, { AZURITE_CONNECTION_STRING: azurite.connectionString, AZURITE_BLOB_ENDPOINT: azurite.blobEndpoint }),
+      substitute(raw, {
+        AZURITE_CONNECTION_STRING: azurite.connectionString,
+        AZURITE_BLOB_ENDPOINT: azurite.blobEndpoint,
+      }),
     );
     const subscriptionId = seed.subscriptionId ?? DEFAULT_SUBSCRIPTION_ID;
     const tenantId = seed.tenantId ?? DEFAULT_TENANT_ID;
@@ -72,7 +76,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       blob: { account: AZURITE_ACCOUNT, key: AZURITE_KEY },
     });
     stops.push(() => appService.close());
-    const artifacts = await startArtifactService({ tls: { key: certs.key, cert: certs.cert }, azurite: { connectionString: azurite.connectionString } });
+    const artifacts = await startArtifactService({
+      tls: { key: certs.key, cert: certs.cert },
+      azurite: { connectionString: azurite.connectionString },
+    });
     stops.push(() => artifacts.close());
 
     const stateDir = mkdtempSync(join(tmpdir(), 'afpd-az-'));

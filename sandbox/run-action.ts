@@ -74,7 +74,11 @@ export async function runAction(options: RunOptions): Promise<ActionRun> {
     ...options.extraEnv,
   };
   for (const [name, value] of Object.entries(options.inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
-  const child = spawn(process.execPath, [DIST_ENTRY], { cwd: options.workspace, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [DIST_ENTRY], {
+    cwd: options.workspace,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => {
@@ -86,7 +90,11 @@ export async function runAction(options: RunOptions): Promise<ActionRun> {
   const code = await new Promise<number | null>((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`the action did not finish within ${options.timeoutMs ?? 120_000} ms:\n${stdout.slice(-3000)}\n${stderr.slice(-2000)}`));
+      reject(
+        new Error(
+          `the action did not finish within ${options.timeoutMs ?? 120_000} ms:\n${stdout.slice(-3000)}\n${stderr.slice(-2000)}`,
+        ),
+      );
     }, options.timeoutMs ?? 120_000);
     child.once('exit', (c) => {
       clearTimeout(timer);

@@ -1,7 +1,13 @@
 // npm run demo: a full deploy against the local sandbox, run as a GitHub runner would run the bundled action.
 //   (a) the classic conflict: WEBSITE_RUN_FROM_PACKAGE is a URL and zipdeploy is requested → backup, replace, zipdeploy
 //   (b) Linux Consumption: run-from-package with a read-only SAS URL
-import { BlobSASPermissions, BlobServiceClient, generateBlobSASQueryParameters, SASProtocol, StorageSharedKeyCredential } from '@azure/storage-blob';
+import {
+  BlobSASPermissions,
+  BlobServiceClient,
+  generateBlobSASQueryParameters,
+  SASProtocol,
+  StorageSharedKeyCredential,
+} from '@azure/storage-blob';
 import JSZip from 'jszip';
 import { AZURITE_ACCOUNT, AZURITE_KEY } from '../sandbox/azurite.js';
 import { EXAMPLE_APPS, readSeedFile, type Sandbox, startSandbox } from '../sandbox/index.js';
@@ -20,21 +26,45 @@ interface SeedApp {
 async function legacyPackageUrl(sb: Sandbox): Promise<string> {
   const zip = new JSZip();
   zip.file('host.json', '{"version":"2.0"}');
-  zip.file('LegacyFn/function.json', JSON.stringify({ bindings: [{ type: 'httpTrigger', direction: 'in', name: 'req' }, { type: 'http', direction: 'out', name: '$return' }] }));
+  zip.file(
+    'LegacyFn/function.json',
+    JSON.stringify({
+      bindings: [
+        { type: 'httpTrigger', direction: 'in', name: 'req' },
+        { type: 'http', direction: 'out', name: '$return' },
+      ],
+    }),
+  );
   zip.file('LegacyFn/index.js', 'module.exports = async () => ({ body: "legacy" });');
-  const container = BlobServiceClient.fromConnectionString(sb.azurite.connectionString).getContainerClient('legacy');
+  const container = BlobServiceClient.fromConnectionString(sb.azurite.connectionString).getContainerClient(
+    'legacy',
+  );
   await container.createIfNotExists();
   const blob = container.getBlockBlobClient('legacy-build.zip');
   await blob.uploadData(await zip.generateAsync({ type: 'nodebuffer' }));
   const sas = generateBlobSASQueryParameters(
-    { containerName: 'legacy', blobName: 'legacy-build.zip', permissions: BlobSASPermissions.parse('r'), protocol: SASProtocol.Https, expiresOn: new Date(Date.now() + 180 * 86_400_000) },
+    {
+      containerName: 'legacy',
+      blobName: 'legacy-build.zip',
+      permissions: BlobSASPermissions.parse('r'),
+      protocol: SASProtocol.Https,
+      expiresOn: new Date(Date.now() + 180 * 86_400_000),
+    },
     new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
   );
   return `${blob.url}?${sas}`;
 }
 
-async function control(sb: Sandbox, path: string, method = 'GET', body?: unknown): Promise<Record<string, unknown>> {
-  const r = await fetch(`${sb.appService.controlUrl}${path}`, { method, ...(body ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) });
+async function control(
+  sb: Sandbox,
+  path: string,
+  method = 'GET',
+  body?: unknown,
+): Promise<Record<string, unknown>> {
+  const r = await fetch(`${sb.appService.controlUrl}${path}`, {
+    method,
+    ...(body ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+  });
   if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
   return (await r.json()) as Record<string, unknown>;
 }
@@ -42,35 +72,69 @@ async function control(sb: Sandbox, path: string, method = 'GET', body?: unknown
 function show(title: string, run: ActionRun): void {
   console.log(`\n${bold(`── ${title}: exit code ${run.code} ──`)}`);
   console.log(bold('Log (last lines):'));
-  console.log(run.visibleLog.trim().split('\n').slice(-14).map((l) => `  ${l}`).join('\n'));
+  console.log(
+    run.visibleLog
+      .trim()
+      .split('\n')
+      .slice(-14)
+      .map((l) => `  ${l}`)
+      .join('\n'),
+  );
   console.log(bold('Outputs:'));
-  for (const [k, v] of Object.entries(run.outputs)) console.log(`  ${k.padEnd(22)} ${v.length > 160 ? `${v.slice(0, 157)}...` : v}`);
+  for (const [k, v] of Object.entries(run.outputs))
+    console.log(`  ${k.padEnd(22)} ${v.length > 160 ? `${v.slice(0, 157)}...` : v}`);
   console.log(bold('Job summary:'));
-  console.log(run.summary.trim().split('\n').map((l) => `  ${l}`).join('\n'));
+  console.log(
+    run.summary
+      .trim()
+      .split('\n')
+      .map((l) => `  ${l}`)
+      .join('\n'),
+  );
 }
 
 const seed = readSeedFile(EXAMPLE_APPS) as { apps: SeedApp[] };
-const conflictApp = seed.apps.find((a) => a.os === 'windows' && /^https?:/i.test(a.settings?.WEBSITE_RUN_FROM_PACKAGE ?? ''));
+const conflictApp = seed.apps.find(
+  (a) => a.os === 'windows' && /^https?:/i.test(a.settings?.WEBSITE_RUN_FROM_PACKAGE ?? ''),
+);
 const linuxConsumption = seed.apps.find((a) => a.os === 'linux' && /^Y1$/i.test(a.plan.sku));
-if (!conflictApp || !linuxConsumption) throw new Error(`${EXAMPLE_APPS} needs a Windows app with a URL setting and a Linux Y1 app`);
+if (!conflictApp || !linuxConsumption)
+  throw new Error(`${EXAMPLE_APPS} needs a Windows app with a URL setting and a Linux Y1 app`);
 
-console.log(bold('Starting the sandbox (Azurite over HTTPS, fake ARM/Kudu/Functions platform, fake artifact service, az shim)...'));
+console.log(
+  bold(
+    'Starting the sandbox (Azurite over HTTPS, fake ARM/Kudu/Functions platform, fake artifact service, az shim)...',
+  ),
+);
 const sb = await startSandbox({ seed });
 let failures = 0;
 try {
   // Point the conflict app at a real package in Azurite, as an earlier run-from-package deploy would have.
   const state = await control(sb, `/apps/${conflictApp.name}`);
-  await control(sb, `/apps/${conflictApp.name}/settings`, 'PUT', { ...(state.settings as Record<string, string>), WEBSITE_RUN_FROM_PACKAGE: await legacyPackageUrl(sb) });
+  await control(sb, `/apps/${conflictApp.name}/settings`, 'PUT', {
+    ...(state.settings as Record<string, string>),
+    WEBSITE_RUN_FROM_PACKAGE: await legacyPackageUrl(sb),
+  });
 
   const runs: [string, string, Record<string, string>][] = [
-    [`(a) conflict on ${conflictApp.name}: URL setting + deploy-mode zipdeploy`, conflictApp.name, { 'deploy-mode': 'zipdeploy' }],
+    [
+      `(a) conflict on ${conflictApp.name}: URL setting + deploy-mode zipdeploy`,
+      conflictApp.name,
+      { 'deploy-mode': 'zipdeploy' },
+    ],
     [`(b) Linux Consumption run-from-package on ${linuxConsumption.name}`, linuxConsumption.name, {}],
   ];
   for (const [title, app, extra] of runs) {
-    const run = await runAction({ inputs: { 'app-name': app, package: 'examples/hello-v3', timeout: '2m', ...extra }, env: sb.env, workspace: root });
+    const run = await runAction({
+      inputs: { 'app-name': app, package: 'examples/hello-v3', timeout: '2m', ...extra },
+      env: sb.env,
+      workspace: root,
+    });
     show(title, run);
     const after = await control(sb, `/apps/${app}`);
-    const listed = ((after.functions as (string | { name: string })[]) ?? []).map((f) => (typeof f === 'string' ? f : f.name));
+    const listed = ((after.functions as (string | { name: string })[]) ?? []).map((f) =>
+      typeof f === 'string' ? f : f.name,
+    );
     const ok = run.code === 0 && listed.includes('HttpHello');
     if (!ok) failures++;
     console.log(bold(`Check: the platform lists [${listed.join(', ')}] for ${app}: ${ok ? 'OK' : 'FAILED'}`));

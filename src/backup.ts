@@ -51,7 +51,9 @@ export interface BackupDocument {
   previousValue: string;
   /** sha256 of the full previous value, so an auditor holding the value can prove it is the one replaced. */
   previousValueSha256: string;
-  blob: { url: string; account: string | undefined; container: string | undefined; name: string | undefined } | undefined;
+  blob:
+    | { url: string; account: string | undefined; container: string | undefined; name: string | undefined }
+    | undefined;
   sasExpiresAt: string | undefined;
   /** Other settings that travel with it (e.g. the managed identity used to read the package). */
   companions: Record<string, string>;
@@ -114,7 +116,14 @@ export interface RecordDocument {
   deploymentId: string;
   mode: Mode;
   reasons: string[];
-  package: { sha256: string; size: number; fileCount: number; functions: string[]; url: string | undefined; reused: boolean };
+  package: {
+    sha256: string;
+    size: number;
+    fileCount: number;
+    functions: string[];
+    url: string | undefined;
+    reused: boolean;
+  };
   setting: { beforeSha256: string | undefined; afterSha256: string | undefined; after: string | undefined };
   sasExpiresAt: string | undefined;
   kuduDeploymentId: string | undefined;
@@ -163,5 +172,8 @@ export function createArtifactStore(retentionDays = 90): ArtifactStore {
 
 /** Artifact names are unique per run; the deployment id keeps several deploys in one run apart. */
 export function artifactName(kind: 'backup' | 'record', target: Target, deploymentId: string): string {
-  return `afpd-${kind}-${target.app}${target.slot ? `-${target.slot}` : ''}-${deploymentId}`.replace(/[^A-Za-z0-9._-]/g, '-');
+  return `afpd-${kind}-${target.app}${target.slot ? `-${target.slot}` : ''}-${deploymentId}`.replace(
+    /[^A-Za-z0-9._-]/g,
+    '-',
+  );
 }

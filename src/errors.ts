@@ -8,7 +8,10 @@ export class ActionError extends Error {
   readonly fix: string | undefined;
 
   constructor(message: string, options: { cause?: unknown; fix?: string } = {}) {
-    super(options.fix ? `${message}. ${options.fix}` : message, options.cause === undefined ? {} : { cause: options.cause });
+    super(
+      options.fix ? `${message}. ${options.fix}` : message,
+      options.cause === undefined ? {} : { cause: options.cause },
+    );
     this.name = new.target.name;
     this.fix = options.fix;
   }

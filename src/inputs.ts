@@ -86,7 +86,14 @@ export type InputReader = (name: string) => string;
 
 export const MAX_SAS_EXPIRY_MS = 10 * 365.25 * 24 * 3600 * 1000;
 
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000, y: 365.25 * 86_400_000 };
+const UNITS: Record<string, number> = {
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 7 * 86_400_000,
+  y: 365.25 * 86_400_000,
+};
 
 /** Parses `90s`, `20m`, `12h`, `365d`, `2w`, `1y` (a bare number is seconds). */
 export function parseDuration(value: string, input: string): number {
@@ -104,9 +111,12 @@ function choice<T extends string>(value: string, input: string, allowed: readonl
   const v = value.trim().toLowerCase();
   if (v === '') return fallback;
   if ((allowed as readonly string[]).includes(v)) return v as T;
-  throw new InputError(`Input '${input}' must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got '${value}'`, {
-    fix: `Set '${input}' to one of the listed values`,
-  });
+  throw new InputError(
+    `Input '${input}' must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got '${value}'`,
+    {
+      fix: `Set '${input}' to one of the listed values`,
+    },
+  );
 }
 
 function bool(value: string, input: string, fallback: boolean): boolean {
@@ -114,7 +124,9 @@ function bool(value: string, input: string, fallback: boolean): boolean {
   if (v === '') return fallback;
   if (['true', 'yes', '1', 'on'].includes(v)) return true;
   if (['false', 'no', '0', 'off'].includes(v)) return false;
-  throw new InputError(`Input '${input}' must be true or false, got '${value}'`, { fix: `Set '${input}' to true or false` });
+  throw new InputError(`Input '${input}' must be true or false, got '${value}'`, {
+    fix: `Set '${input}' to true or false`,
+  });
 }
 
 function int(value: string, input: string, fallback: number, min: number, max: number): number {
@@ -147,11 +159,17 @@ export function parsePublishProfile(xml: string): PublishProfile {
   const password = chosen && attr(chosen, 'userPWD');
   const publishUrl = chosen && attr(chosen, 'publishUrl');
   if (!chosen || !userName || !password || !publishUrl) {
-    throw new InputError("Input 'publish-profile' is not a publish profile with userName, userPWD and publishUrl", {
-      fix: "Paste the whole file downloaded with 'Get publish profile' into a secret and pass that secret",
-    });
+    throw new InputError(
+      "Input 'publish-profile' is not a publish profile with userName, userPWD and publishUrl",
+      {
+        fix: "Paste the whole file downloaded with 'Get publish profile' into a secret and pass that secret",
+      },
+    );
   }
-  const host = publishUrl.replace(/^https?:\/\//i, '').replace(/:443$/, '').replace(/\/.*$/, '');
+  const host = publishUrl
+    .replace(/^https?:\/\//i, '')
+    .replace(/:443$/, '')
+    .replace(/\/.*$/, '');
   return {
     scmUrl: `https://${host}`,
     userName: decodeXml(userName),
@@ -161,13 +179,19 @@ export function parsePublishProfile(xml: string): PublishProfile {
 }
 
 function decodeXml(s: string): string {
-  return s.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  return s
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }
 
 /** Parses and validates every input; throws InputError naming the input and the fix, before any network call. */
 export function getInputs(read: InputReader): ActionInputs {
   const appName = read(Inputs.AppName).trim();
-  if (!appName) throw new InputError(`Input '${Inputs.AppName}' is required`, { fix: 'Set it to the Function App name' });
+  if (!appName)
+    throw new InputError(`Input '${Inputs.AppName}' is required`, { fix: 'Set it to the Function App name' });
   if (!APP_NAME.test(appName)) {
     throw new InputError(`Input '${Inputs.AppName}' is not a valid Function App name: '${appName}'`, {
       fix: 'Use the name only (letters, digits, hyphens), not the URL',
@@ -175,9 +199,12 @@ export function getInputs(read: InputReader): ActionInputs {
   }
   const subscriptionId = optional(read(Inputs.SubscriptionId));
   if (subscriptionId && !GUID.test(subscriptionId)) {
-    throw new InputError(`Input '${Inputs.SubscriptionId}' must be a subscription GUID, got '${subscriptionId}'`, {
-      fix: 'Use the subscription id, not its name',
-    });
+    throw new InputError(
+      `Input '${Inputs.SubscriptionId}' must be a subscription GUID, got '${subscriptionId}'`,
+      {
+        fix: 'Use the subscription id, not its name',
+      },
+    );
   }
   const slotRaw = optional(read(Inputs.SlotName));
   const slot = slotRaw && slotRaw.toLowerCase() !== 'production' ? slotRaw : undefined;
@@ -200,29 +227,46 @@ export function getInputs(read: InputReader): ActionInputs {
 
   const storageContainer = (read(Inputs.StorageContainer) || 'deployments').trim();
   if (!CONTAINER.test(storageContainer)) {
-    throw new InputError(`Input '${Inputs.StorageContainer}' is not a valid container name: '${storageContainer}'`, {
-      fix: 'Use 3 to 63 lowercase letters, digits and single hyphens',
-    });
+    throw new InputError(
+      `Input '${Inputs.StorageContainer}' is not a valid container name: '${storageContainer}'`,
+      {
+        fix: 'Use 3 to 63 lowercase letters, digits and single hyphens',
+      },
+    );
   }
   const deploymentId = optional(read(Inputs.DeploymentId));
   if (deploymentId && !DEPLOYMENT_ID.test(deploymentId)) {
-    throw new InputError(`Input '${Inputs.DeploymentId}' may only contain letters, digits, '.', '_' and '-'`, {
-      fix: 'It names a blob folder: use e.g. 20261121T101500Z-abc1234',
-    });
+    throw new InputError(
+      `Input '${Inputs.DeploymentId}' may only contain letters, digits, '.', '_' and '-'`,
+      {
+        fix: 'It names a blob folder: use e.g. 20261121T101500Z-abc1234',
+      },
+    );
   }
   const profileXml = optional(read(Inputs.PublishProfile));
   const publishProfile = profileXml ? parsePublishProfile(profileXml) : undefined;
-  const deployMode = choice<DeployMode>(read(Inputs.DeployMode), Inputs.DeployMode, ['auto', 'zipdeploy', 'run-from-package'], 'auto');
+  const deployMode = choice<DeployMode>(
+    read(Inputs.DeployMode),
+    Inputs.DeployMode,
+    ['auto', 'zipdeploy', 'run-from-package'],
+    'auto',
+  );
   if (publishProfile && deployMode === 'run-from-package') {
-    throw new InputError(`Input '${Inputs.PublishProfile}' allows zipdeploy only, but '${Inputs.DeployMode}' is run-from-package`, {
-      fix: 'Log in with azure/login (ARM access) for run-from-package, or use deploy-mode: zipdeploy',
-    });
+    throw new InputError(
+      `Input '${Inputs.PublishProfile}' allows zipdeploy only, but '${Inputs.DeployMode}' is run-from-package`,
+      {
+        fix: 'Log in with azure/login (ARM access) for run-from-package, or use deploy-mode: zipdeploy',
+      },
+    );
   }
   const storageAccount = optional(read(Inputs.StorageAccount));
   if (storageAccount && !/^[a-z0-9]{3,24}$/.test(storageAccount) && !/^https:\/\//i.test(storageAccount)) {
-    throw new InputError(`Input '${Inputs.StorageAccount}' must be an account name or an https blob endpoint, got '${storageAccount}'`, {
-      fix: 'Use the account name (3 to 24 lowercase letters and digits)',
-    });
+    throw new InputError(
+      `Input '${Inputs.StorageAccount}' must be an account name or an https blob endpoint, got '${storageAccount}'`,
+      {
+        fix: 'Use the account name (3 to 24 lowercase letters and digits)',
+      },
+    );
   }
   const rmEndpoint = optional(read(Inputs.ResourceManagerEndpoint));
   if (rmEndpoint && !/^https:\/\//i.test(rmEndpoint)) {
@@ -238,8 +282,18 @@ export function getInputs(read: InputReader): ActionInputs {
     slot,
     packagePath: optional(read(Inputs.Package)) ?? '.',
     deployMode,
-    onConflict: choice<OnConflict>(read(Inputs.OnConflict), Inputs.OnConflict, ['backup-and-replace', 'fail'], 'backup-and-replace'),
-    packageAccess: choice<PackageAccess>(read(Inputs.PackageAccess), Inputs.PackageAccess, ['sas', 'managed-identity'], 'sas'),
+    onConflict: choice<OnConflict>(
+      read(Inputs.OnConflict),
+      Inputs.OnConflict,
+      ['backup-and-replace', 'fail'],
+      'backup-and-replace',
+    ),
+    packageAccess: choice<PackageAccess>(
+      read(Inputs.PackageAccess),
+      Inputs.PackageAccess,
+      ['sas', 'managed-identity'],
+      'sas',
+    ),
     managedIdentityResourceId: optional(read(Inputs.ManagedIdentityResourceId)) ?? 'SystemAssigned',
     sasExpiryMs,
     storageAccount,

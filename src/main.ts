@@ -2,10 +2,16 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '@actions/core';
-import { createAppServiceApi, type AppServiceApi, type SiteRef } from './azure/appservice.js';
+import { type AppServiceApi, createAppServiceApi, type SiteRef } from './azure/appservice.js';
 import { MaskedCliCredential, readAzContext, scopeFor } from './azure/credentials.js';
 import { createKuduApi, type KuduApi, type KuduAuth } from './azure/kudu.js';
-import { blobEndpointOf, createStorageApi, parseConnectionString, type StorageAccess, type StorageApi } from './azure/storage.js';
+import {
+  blobEndpointOf,
+  createStorageApi,
+  parseConnectionString,
+  type StorageAccess,
+  type StorageApi,
+} from './azure/storage.js';
 import {
   type ArtifactStore,
   artifactName,
@@ -20,7 +26,13 @@ import { ActionError, AzureError, VerificationError, wrap } from './errors.js';
 import { type ActionInputs, getInputs } from './inputs.js';
 import type { Logger } from './logger.js';
 import { buildPackage, type PackageResult } from './package/index.js';
-import { applySettingsPatch, type Plan, planDeployment, RUN_FROM_PACKAGE, RUN_FROM_PACKAGE_MI } from './plan.js';
+import {
+  applySettingsPatch,
+  type Plan,
+  planDeployment,
+  RUN_FROM_PACKAGE,
+  RUN_FROM_PACKAGE_MI,
+} from './plan.js';
 import { redactSas, sasExpiry, sasSignatures, sha256Hex, stripQuery } from './redact.js';
 import { type DeployResult, emptyResult, publish } from './report.js';
 import { Deadline, poll } from './retry.js';
@@ -36,7 +48,10 @@ export interface Services {
 }
 
 function defaultDeploymentId(now: Date, sha: string | undefined): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${(sha ?? 'local').slice(0, 7)}`;
 }
 
@@ -69,7 +84,12 @@ export async function run(services: Partial<Services> = {}): Promise<void> {
     // Secrets are masked before the first call that could print them.
     if (inputs.storageConnectionString) maskValue(inputs.storageConnectionString);
     if (inputs.publishProfile) core.setSecret(inputs.publishProfile.password);
-    result = { ...emptyResult(inputs.appName), slot: inputs.slot, resourceGroup: inputs.resourceGroup, dryRun: inputs.dryRun };
+    result = {
+      ...emptyResult(inputs.appName),
+      slot: inputs.slot,
+      resourceGroup: inputs.resourceGroup,
+      dryRun: inputs.dryRun,
+    };
     const artifacts = services.artifacts ?? createArtifactStore();
     await deploy(inputs, result, { artifacts, logger, now });
   } catch (error) {
@@ -97,7 +117,9 @@ async function deploy(inputs: ActionInputs, result: DeployResult, services: Serv
     const az = await readAzContext(Math.min(60_000, deadline.remaining()));
     const subscriptionId = inputs.subscriptionId ?? az.subscriptionId;
     if (!subscriptionId) {
-      throw new ActionError('No subscription: az has no default account', { fix: 'Set subscription-id or run azure/login first' });
+      throw new ActionError('No subscription: az has no default account', {
+        fix: 'Set subscription-id or run azure/login first',
+      });
     }
     const credential = new MaskedCliCredential(az.tenantId);
     const armScope = scopeFor(az.armAudience);
@@ -118,7 +140,10 @@ async function deploy(inputs: ActionInputs, result: DeployResult, services: Serv
 
   const inspected = await phase(result, 'inspect', async () => {
     const site = await arm.getSite(ref);
-    const [plan, settings] = await Promise.all([arm.getPlan(site.serverFarmId).catch(() => undefined), arm.listSettings(ref)]);
+    const [plan, settings] = await Promise.all([
+      arm.getPlan(site.serverFarmId).catch(() => undefined),
+      arm.listSettings(ref),
+    ]);
     return { site, plan, settings };
   });
   for (const value of Object.values(inspected.settings)) maskValue(value);
@@ -137,20 +162,26 @@ async function deploy(inputs: ActionInputs, result: DeployResult, services: Serv
   result.hosting = plan.hosting;
   result.reasons = plan.reasons;
   for (const reason of plan.reasons) logger.info(`plan: ${reason}`);
-  if (plan.conflict) core.notice(`Conflict detected on ${ref.name}: ${RUN_FROM_PACKAGE} is a package URL and zipdeploy was requested.`);
+  if (plan.conflict)
+    core.notice(
+      `Conflict detected on ${ref.name}: ${RUN_FROM_PACKAGE} is a package URL and zipdeploy was requested.`,
+    );
   if (inputs.dryRun) {
     logger.info('dry-run: stopping before any change.');
     return;
   }
 
   const pkg = await buildAppPackage(inputs, result, logger);
-  logger.info(`Package: ${pkg.fileCount} files, ${pkg.size} bytes, sha256 ${pkg.sha256}, functions: ${pkg.functions.join(', ') || '(none found)'}`);
+  logger.info(
+    `Package: ${pkg.fileCount} files, ${pkg.size} bytes, sha256 ${pkg.sha256}, functions: ${pkg.functions.join(', ') || '(none found)'}`,
+  );
 
   // Back up before any write; if it cannot be stored, stop with nothing changed.
   if (plan.backup && previous !== undefined) {
     const name = artifactName('backup', target, deploymentId);
     const companions: Record<string, string> = {};
-    if (settings[RUN_FROM_PACKAGE_MI] !== undefined) companions[RUN_FROM_PACKAGE_MI] = settings[RUN_FROM_PACKAGE_MI];
+    if (settings[RUN_FROM_PACKAGE_MI] !== undefined)
+      companions[RUN_FROM_PACKAGE_MI] = settings[RUN_FROM_PACKAGE_MI];
     const document = backupDocument({
       target,
       previousValue: previous,
@@ -160,15 +191,31 @@ async function deploy(inputs: ActionInputs, result: DeployResult, services: Serv
       run: runInfo(),
       now: services.now(),
     });
-    result.backupArtifact = await phase(result, 'backup', () => services.artifacts.storeJson(name, 'backup.json', document)).catch(
-      (error: unknown) => {
-        throw wrap('back up the current package setting (nothing was changed)', error);
-      },
+    result.backupArtifact = await phase(result, 'backup', () =>
+      services.artifacts.storeJson(name, 'backup.json', document),
+    ).catch((error: unknown) => {
+      throw wrap('back up the current package setting (nothing was changed)', error);
+    });
+    logger.info(
+      `Backed up ${RUN_FROM_PACKAGE} as artifact '${name}' (id ${result.backupArtifact.id ?? 'unknown'}).`,
     );
-    logger.info(`Backed up ${RUN_FROM_PACKAGE} as artifact '${name}' (id ${result.backupArtifact.id ?? 'unknown'}).`);
   }
 
-  const context: DeployContext = { inputs, result, services, deadline, arm, ref, target, plan, pkg, settings, credential, armScope, siteScmHost: site.scmHost };
+  const context: DeployContext = {
+    inputs,
+    result,
+    services,
+    deadline,
+    arm,
+    ref,
+    target,
+    plan,
+    pkg,
+    settings,
+    credential,
+    armScope,
+    siteScmHost: site.scmHost,
+  };
   let outcome: RecordDocument['outcome'] = 'succeeded';
   let afterValue: string | undefined;
   try {
@@ -183,7 +230,11 @@ async function deploy(inputs: ActionInputs, result: DeployResult, services: Serv
 }
 
 /** Builds and validates the package before anything is written: a package that does not validate changes nothing. */
-async function buildAppPackage(inputs: ActionInputs, result: DeployResult, logger: Logger): Promise<PackageResult> {
+async function buildAppPackage(
+  inputs: ActionInputs,
+  result: DeployResult,
+  logger: Logger,
+): Promise<PackageResult> {
   const pkg = await phase(result, 'package', () =>
     buildPackage({
       source: inputs.packagePath,
@@ -231,7 +282,9 @@ async function freshSettingsOrStop(c: DeployContext): Promise<Record<string, str
     if (fresh[key] !== c.settings[key]) {
       throw new ActionError(
         `${key} changed on ${c.ref.name} since it was inspected (now ${fresh[key] === undefined ? 'absent' : `'${redactSas(fresh[key])}'`}); another deployment may be running. Nothing was written`,
-        { fix: 'Re-run this deploy once the other deployment has finished (use a concurrency group to serialise deploys)' },
+        {
+          fix: 'Re-run this deploy once the other deployment has finished (use a concurrency group to serialise deploys)',
+        },
       );
     }
   }
@@ -260,13 +313,17 @@ function warnIfExpiring(result: DeployResult, url: string | undefined, what: str
 async function resolveStorage(c: DeployContext): Promise<StorageApi> {
   const { inputs, settings } = c;
   let access: StorageAccess | undefined;
-  const fromInput = inputs.storageConnectionString ? parseConnectionString(inputs.storageConnectionString) : undefined;
+  const fromInput = inputs.storageConnectionString
+    ? parseConnectionString(inputs.storageConnectionString)
+    : undefined;
   if (inputs.storageConnectionString && !fromInput) {
     throw new ActionError("Input 'storage-connection-string' has no AccountName and AccountKey", {
-      fix: 'Copy the connection string from the storage account\'s Access keys page',
+      fix: "Copy the connection string from the storage account's Access keys page",
     });
   }
-  const fromApp = settings.AzureWebJobsStorage ? parseConnectionString(settings.AzureWebJobsStorage) : undefined;
+  const fromApp = settings.AzureWebJobsStorage
+    ? parseConnectionString(settings.AzureWebJobsStorage)
+    : undefined;
   const wanted = inputs.storageAccount ? blobEndpointOf(inputs.storageAccount) : undefined;
   for (const cs of [fromInput, fromApp]) {
     if (cs && (!wanted || wanted.accountName.toLowerCase() === cs.accountName.toLowerCase())) {
@@ -278,12 +335,19 @@ async function resolveStorage(c: DeployContext): Promise<StorageApi> {
   if (!access) {
     const endpoint =
       wanted ??
-      (settings.AzureWebJobsStorage__blobServiceUri ? blobEndpointOf(settings.AzureWebJobsStorage__blobServiceUri) : undefined) ??
-      (settings.AzureWebJobsStorage__accountName ? blobEndpointOf(settings.AzureWebJobsStorage__accountName) : undefined);
+      (settings.AzureWebJobsStorage__blobServiceUri
+        ? blobEndpointOf(settings.AzureWebJobsStorage__blobServiceUri)
+        : undefined) ??
+      (settings.AzureWebJobsStorage__accountName
+        ? blobEndpointOf(settings.AzureWebJobsStorage__accountName)
+        : undefined);
     if (!endpoint) {
-      throw new ActionError(`No storage account for run-from-package: the app has no AzureWebJobsStorage connection string or identity-based setting`, {
-        fix: 'Set storage-account (with Storage Blob Data Contributor for the deploying identity) or storage-connection-string',
-      });
+      throw new ActionError(
+        `No storage account for run-from-package: the app has no AzureWebJobsStorage connection string or identity-based setting`,
+        {
+          fix: 'Set storage-account (with Storage Blob Data Contributor for the deploying identity) or storage-connection-string',
+        },
+      );
     }
     access = { kind: 'entra', ...endpoint, credential: c.credential };
   }
@@ -299,7 +363,9 @@ async function runFromPackage(c: DeployContext): Promise<string> {
   const stored = await phase(result, 'upload', async () => {
     const existing = await storage.findPackage(container, ref.name, ref.slot, pkg.sha256);
     if (existing) {
-      c.services.logger.info(`A package with sha256 ${pkg.sha256} is already stored as '${existing.blobName}': upload skipped.`);
+      c.services.logger.info(
+        `A package with sha256 ${pkg.sha256} is already stored as '${existing.blobName}': upload skipped.`,
+      );
       result.packageReused = true;
       return existing;
     }
@@ -323,7 +389,13 @@ async function runFromPackage(c: DeployContext): Promise<string> {
       app: ref.name,
       slot: ref.slot,
       resourceGroup: ref.resourceGroup,
-      package: { blob: uploaded.blobName, sha256: pkg.sha256, size: pkg.size, fileCount: pkg.fileCount, functions: pkg.functions },
+      package: {
+        blob: uploaded.blobName,
+        sha256: pkg.sha256,
+        size: pkg.size,
+        fileCount: pkg.fileCount,
+        functions: pkg.functions,
+      },
       run,
       time: c.services.now().toISOString(),
     });
@@ -364,9 +436,15 @@ async function runFromPackage(c: DeployContext): Promise<string> {
       slot: ref.slot,
       keep: inputs.retainPackages,
       maxAgeDays: inputs.retainDays,
-      protect: [stored.blobName, ...(previousBlob.includes(`/${container}/`) ? [decodeURIComponent(previousBlob.split(`/${container}/`)[1] ?? '')] : [])],
+      protect: [
+        stored.blobName,
+        ...(previousBlob.includes(`/${container}/`)
+          ? [decodeURIComponent(previousBlob.split(`/${container}/`)[1] ?? '')]
+          : []),
+      ],
     });
-    if (pruned.length) c.services.logger.info(`Deleted ${pruned.length} old package(s): ${pruned.join(', ')}`);
+    if (pruned.length)
+      c.services.logger.info(`Deleted ${pruned.length} old package(s): ${pruned.join(', ')}`);
   } catch (error) {
     core.warning(`Could not clean old packages: ${redactSas((error as Error).message)}`);
   }
@@ -376,7 +454,9 @@ async function runFromPackage(c: DeployContext): Promise<string> {
 async function zipDeploy(c: DeployContext): Promise<string | undefined> {
   const { result, ref, plan } = c;
   if (!c.siteScmHost) {
-    throw new AzureError(`The site ${ref.name} has no SCM (Kudu) host name`, { fix: 'zipdeploy needs the SCM site; use run-from-package' });
+    throw new AzureError(`The site ${ref.name} has no SCM (Kudu) host name`, {
+      fix: 'zipdeploy needs the SCM site; use run-from-package',
+    });
   }
   const kudu = createKuduApi({
     origin: `https://${c.siteScmHost}`,
@@ -385,7 +465,11 @@ async function zipDeploy(c: DeployContext): Promise<string | undefined> {
     logger: c.services.logger,
   });
   let after = c.settings[RUN_FROM_PACKAGE];
-  if (plan.patch.runFromPackage.kind !== 'keep' || plan.patch.remove.length || Object.keys(plan.patch.set).length) {
+  if (
+    plan.patch.runFromPackage.kind !== 'keep' ||
+    plan.patch.remove.length ||
+    Object.keys(plan.patch.set).length
+  ) {
     await phase(result, 'switch', async () => {
       const fresh = await freshSettingsOrStop(c);
       const next = applySettingsPatch(fresh, plan.patch);
@@ -402,17 +486,24 @@ async function zipDeploy(c: DeployContext): Promise<string | undefined> {
   const deployment = await phase(result, 'zipdeploy', async () => {
     c.wrote = true;
     try {
-      return await kudu.zipDeploy(c.pkg.path, `Deployment ${result.deploymentId} by azure-functions-package-deploy`);
+      return await kudu.zipDeploy(
+        c.pkg.path,
+        `Deployment ${result.deploymentId} by azure-functions-package-deploy`,
+      );
     } catch (error) {
       if ((error as AzureError).statusCode === 401 && (await c.arm.basicAuthAllowed(ref))) {
-        c.services.logger.info('Kudu refused the bearer token; retrying with the publishing credentials (basic auth is allowed).');
+        c.services.logger.info(
+          'Kudu refused the bearer token; retrying with the publishing credentials (basic auth is allowed).',
+        );
         const creds = await c.arm.publishingCredentials(ref);
         core.setSecret(creds.password);
         const basic: KuduAuth = { kind: 'basic', userName: creds.userName, password: creds.password };
-        return createKuduApi({ origin: kudu.origin, auth: basic, deadline: c.deadline, logger: c.services.logger }).zipDeploy(
-          c.pkg.path,
-          `Deployment ${result.deploymentId} by azure-functions-package-deploy`,
-        );
+        return createKuduApi({
+          origin: kudu.origin,
+          auth: basic,
+          deadline: c.deadline,
+          logger: c.services.logger,
+        }).zipDeploy(c.pkg.path, `Deployment ${result.deploymentId} by azure-functions-package-deploy`);
       }
       throw error;
     }
@@ -440,25 +531,48 @@ async function verifyOrRollBack(c: DeployContext): Promise<void> {
         async () => {
           try {
             const listed = await c.arm.listFunctions(ref);
-            const missing = pkg.functions.filter((f) => !listed.some((l) => l.toLowerCase() === f.toLowerCase()));
-            last = missing.length ? `listed [${listed.join(', ')}], missing [${missing.join(', ')}]` : 'all listed';
-            return missing.length === 0 && (listed.length > 0 || pkg.functions.length === 0) ? listed : undefined;
+            const missing = pkg.functions.filter(
+              (f) => !listed.some((l) => l.toLowerCase() === f.toLowerCase()),
+            );
+            last = missing.length
+              ? `listed [${listed.join(', ')}], missing [${missing.join(', ')}]`
+              : 'all listed';
+            return missing.length === 0 && (listed.length > 0 || pkg.functions.length === 0)
+              ? listed
+              : undefined;
           } catch (error) {
             // A host that is still starting (or failing) answers 400 with its error; keep polling until the deadline.
-            if (error instanceof AzureError && error.statusCode !== undefined && error.statusCode < 500 && error.statusCode !== 400) throw error;
+            if (
+              error instanceof AzureError &&
+              error.statusCode !== undefined &&
+              error.statusCode < 500 &&
+              error.statusCode !== 400
+            )
+              throw error;
             last = redactSas((error as Error).message);
             return undefined;
           }
         },
-        { label: 'verify', deadline: c.deadline, baseDelayMs: 1000, maxDelayMs: 10_000, describeLast: () => last },
+        {
+          label: 'verify',
+          deadline: c.deadline,
+          baseDelayMs: 1000,
+          maxDelayMs: 10_000,
+          describeLast: () => last,
+        },
       ),
     );
     c.services.logger.info(`Verified: the platform lists ${result.functions.join(', ')}.`);
   } catch (error) {
-    const failure = new VerificationError(`The functions of the package were not listed before the timeout; the platform said: ${last}`, {
-      cause: error,
-      fix: inputs.rollbackOnFailure ? 'The previous package setting was restored; fix the package and deploy again' : 'Fix the package and deploy again',
-    });
+    const failure = new VerificationError(
+      `The functions of the package were not listed before the timeout; the platform said: ${last}`,
+      {
+        cause: error,
+        fix: inputs.rollbackOnFailure
+          ? 'The previous package setting was restored; fix the package and deploy again'
+          : 'Fix the package and deploy again',
+      },
+    );
     await rollBack(c, failure);
     throw failure;
   }
@@ -484,11 +598,17 @@ async function rollBack(c: DeployContext, cause: unknown): Promise<void> {
       `Rolled back ${RUN_FROM_PACKAGE} on ${c.ref.name} to ${previous === undefined ? '(absent)' : redactSas(previous)} after: ${redactSas((cause as Error).message)}`,
     );
   } catch (error) {
-    core.error(`Rollback failed; restore ${RUN_FROM_PACKAGE} from the backup artifact by hand: ${redactSas((error as Error).message)}`);
+    core.error(
+      `Rollback failed; restore ${RUN_FROM_PACKAGE} from the backup artifact by hand: ${redactSas((error as Error).message)}`,
+    );
   }
 }
 
-async function storeRecord(c: DeployContext, outcome: RecordDocument['outcome'], afterValue: string | undefined): Promise<void> {
+async function storeRecord(
+  c: DeployContext,
+  outcome: RecordDocument['outcome'],
+  afterValue: string | undefined,
+): Promise<void> {
   const { result, target } = c;
   const before = c.settings[RUN_FROM_PACKAGE];
   const record: RecordDocument = {
@@ -532,7 +652,12 @@ async function storeRecord(c: DeployContext, outcome: RecordDocument['outcome'],
 }
 
 /** zipdeploy with the publish profile's basic credentials: no ARM, so no settings change and no function listing. */
-async function deployWithPublishProfile(inputs: ActionInputs, result: DeployResult, services: Services, deadline: Deadline): Promise<void> {
+async function deployWithPublishProfile(
+  inputs: ActionInputs,
+  result: DeployResult,
+  services: Services,
+  deadline: Deadline,
+): Promise<void> {
   const profile = inputs.publishProfile!;
   const kudu: KuduApi = createKuduApi({
     origin: profile.scmUrl,
@@ -549,12 +674,16 @@ async function deployWithPublishProfile(inputs: ActionInputs, result: DeployResu
   if (previous && /^https?:\/\//i.test(previous)) {
     throw new ActionError(
       `Conflict: ${RUN_FROM_PACKAGE} points at a package URL, which makes Kudu refuse zipdeploy (409), and a publish profile cannot change app settings`,
-      { fix: 'Log in with azure/login instead of a publish profile so the setting can be backed up and replaced, or remove the setting' },
+      {
+        fix: 'Log in with azure/login instead of a publish profile so the setting can be backed up and replaced, or remove the setting',
+      },
     );
   }
   if (inputs.dryRun) return;
   const pkg = await buildAppPackage(inputs, result, services.logger);
-  const deployment = await phase(result, 'zipdeploy', () => kudu.zipDeploy(pkg.path, `Deployment ${result.deploymentId}`));
+  const deployment = await phase(result, 'zipdeploy', () =>
+    kudu.zipDeploy(pkg.path, `Deployment ${result.deploymentId}`),
+  );
   result.kuduDeploymentId = deployment.id;
   result.functions = pkg.functions;
 }

@@ -86,7 +86,11 @@ export function planDeployment(inputs: PlanInputs, app: AppState): Plan {
   const where = `${os === 'linux' ? 'Linux' : 'Windows'} ${HOSTING_LABEL[hosting]}`;
   const reasons: string[] = [`The app runs on ${where} (site sku '${app.siteSku}', kind '${app.kind}').`];
   const describePrevious =
-    previousKind === 'absent' ? `${RUN_FROM_PACKAGE} is not set` : previousKind === 'url' ? `${RUN_FROM_PACKAGE} is a package URL` : `${RUN_FROM_PACKAGE} is '${value}'`;
+    previousKind === 'absent'
+      ? `${RUN_FROM_PACKAGE} is not set`
+      : previousKind === 'url'
+        ? `${RUN_FROM_PACKAGE} is a package URL`
+        : `${RUN_FROM_PACKAGE} is '${value}'`;
 
   if (hosting === 'flex-consumption') {
     throw new PlanError(
@@ -100,13 +104,19 @@ export function planDeployment(inputs: PlanInputs, app: AppState): Plan {
   if (inputs.deployMode === 'auto') {
     if (linuxConsumption) {
       mode = 'run-from-package';
-      reasons.push('deploy-mode auto: Linux Consumption supports only an external package URL (zipdeploy is not supported there), so run-from-package.');
+      reasons.push(
+        'deploy-mode auto: Linux Consumption supports only an external package URL (zipdeploy is not supported there), so run-from-package.',
+      );
     } else if (previousKind === 'url') {
       mode = 'run-from-package';
-      reasons.push(`deploy-mode auto: ${describePrevious}; keeping the app's chosen model, so run-from-package with a new package URL (no conflict).`);
+      reasons.push(
+        `deploy-mode auto: ${describePrevious}; keeping the app's chosen model, so run-from-package with a new package URL (no conflict).`,
+      );
     } else {
       mode = 'zipdeploy';
-      reasons.push(`deploy-mode auto: ${describePrevious}; Kudu zipdeploy with ${RUN_FROM_PACKAGE}=1 is what the platform recommends here.`);
+      reasons.push(
+        `deploy-mode auto: ${describePrevious}; Kudu zipdeploy with ${RUN_FROM_PACKAGE}=1 is what the platform recommends here.`,
+      );
     }
   } else if (inputs.deployMode === 'zipdeploy') {
     if (linuxConsumption) {
@@ -131,7 +141,7 @@ export function planDeployment(inputs: PlanInputs, app: AppState): Plan {
         throw new PlanError(
           `Conflict: zipdeploy was requested but ${RUN_FROM_PACKAGE} points at a package URL, and Kudu refuses zipdeploy (409) while it does; on-conflict is 'fail'`,
           {
-            fix: "Set on-conflict: backup-and-replace to back the URL up as an artifact and replace it, or deploy-mode: auto to keep run-from-package",
+            fix: 'Set on-conflict: backup-and-replace to back the URL up as an artifact and replace it, or deploy-mode: auto to keep run-from-package',
           },
         );
       }
@@ -142,7 +152,10 @@ export function planDeployment(inputs: PlanInputs, app: AppState): Plan {
     }
     if (value?.trim() !== '1') {
       patch.runFromPackage = { kind: 'value', value: '1' };
-      if (!conflict) reasons.push(`${RUN_FROM_PACKAGE} will be set to 1 so Kudu stores the zip in data/SitePackages and the app runs from it.`);
+      if (!conflict)
+        reasons.push(
+          `${RUN_FROM_PACKAGE} will be set to 1 so Kudu stores the zip in data/SitePackages and the app runs from it.`,
+        );
     } else {
       reasons.push(`${RUN_FROM_PACKAGE}=1 is kept.`);
     }
@@ -156,7 +169,9 @@ export function planDeployment(inputs: PlanInputs, app: AppState): Plan {
     }
     if (inputs.packageAccess === 'managed-identity') {
       patch.set[RUN_FROM_PACKAGE_MI] = inputs.managedIdentityResourceId;
-      reasons.push(`package-access managed-identity: a plain blob URL, read by the identity '${inputs.managedIdentityResourceId}' (needs Storage Blob Data Reader).`);
+      reasons.push(
+        `package-access managed-identity: a plain blob URL, read by the identity '${inputs.managedIdentityResourceId}' (needs Storage Blob Data Reader).`,
+      );
     } else {
       reasons.push('package-access sas: the URL carries a read-only SAS limited to HTTPS.');
       if (app.settings[RUN_FROM_PACKAGE_MI] !== undefined) {
@@ -167,7 +182,17 @@ export function planDeployment(inputs: PlanInputs, app: AppState): Plan {
   }
   if (inputs.dryRun) reasons.push('dry-run: nothing is changed.');
 
-  return { mode, hosting, os, reasons, previous: { kind: previousKind, value }, conflict, backup, patch, dryRun: inputs.dryRun };
+  return {
+    mode,
+    hosting,
+    os,
+    reasons,
+    previous: { kind: previousKind, value },
+    conflict,
+    backup,
+    patch,
+    dryRun: inputs.dryRun,
+  };
 }
 
 /** Pure: the full settings to PUT (ARM replaces the whole set), from a fresh read and the plan's patch. */

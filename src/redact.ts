@@ -25,5 +25,7 @@ export function sasExpiry(url: string): Date | undefined {
 
 /** Every SAS signature in a URL, for masking. */
 export function sasSignatures(url: string): string[] {
-  return [...url.matchAll(/[?&]sig=([^&\s]+)/gi)].flatMap((m) => (m[1] ? [m[1], decodeURIComponent(m[1])] : []));
+  return [...url.matchAll(/[?&]sig=([^&\s]+)/gi)].flatMap((m) =>
+    m[1] ? [m[1], decodeURIComponent(m[1])] : [],
+  );
 }

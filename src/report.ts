@@ -116,12 +116,25 @@ export function summaryMarkdown(r: DeployResult): string {
     ['Deployment id', code(r.deploymentId)],
     ['Previous package', code(r.previousPackage)],
     ['New package', code(r.newPackage)],
-    ['Package size', `${formatBytes(r.packageSize)}${r.packageFileCount !== undefined ? `, ${r.packageFileCount} files` : ''}`],
+    [
+      'Package size',
+      `${formatBytes(r.packageSize)}${r.packageFileCount !== undefined ? `, ${r.packageFileCount} files` : ''}`,
+    ],
     ['sha256', code(r.packageSha256)],
-    ['Upload', r.packageSha256 ? (r.packageReused ? 'skipped: same sha256 already stored' : 'uploaded') : '—'],
+    [
+      'Upload',
+      r.packageSha256 ? (r.packageReused ? 'skipped: same sha256 already stored' : 'uploaded') : '—',
+    ],
     ['SAS expires', r.sasExpiresAt ?? '—'],
     ['Kudu deployment', code(r.kuduDeploymentId)],
-    ['Functions', r.functions ? (r.functions.length ? r.functions.map((f) => `\`${f}\``).join(', ') : 'none listed') : '—'],
+    [
+      'Functions',
+      r.functions
+        ? r.functions.length
+          ? r.functions.map((f) => `\`${f}\``).join(', ')
+          : 'none listed'
+        : '—',
+    ],
     ['Backup artifact', r.backupArtifact ? `\`${r.backupArtifact.name}\`` : '—'],
     ['Record artifact', r.recordArtifact ? `\`${r.recordArtifact.name}\`` : '—'],
     ['App', r.appUrl ?? '—'],
@@ -129,7 +142,14 @@ export function summaryMarkdown(r: DeployResult): string {
   lines.push('| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`), '');
   const phases = Object.entries(r.timingsMs);
   if (phases.length) {
-    lines.push('**Timings**', '', '| phase | seconds |', '|---|---|', ...phases.map(([p, ms]) => `| ${p} | ${(ms / 1000).toFixed(2)} |`), '');
+    lines.push(
+      '**Timings**',
+      '',
+      '| phase | seconds |',
+      '|---|---|',
+      ...phases.map(([p, ms]) => `| ${p} | ${(ms / 1000).toFixed(2)} |`),
+      '',
+    );
   }
   if (r.warnings.length) lines.push('**Warnings**', '', ...r.warnings.map((w) => `- ${redactSas(w)}`), '');
   return lines.join('\n');

@@ -44,7 +44,15 @@ export interface RetryOptions {
 }
 
 const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'UND_ERR_SOCKET', 'ECONNABORTED', 'EAI_AGAIN']);
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'ECONNABORTED',
+  'EAI_AGAIN',
+]);
 
 export function statusOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
@@ -68,19 +76,29 @@ export function isTransient(error: unknown): boolean {
   if (status !== undefined) return TRANSIENT_STATUS.has(status);
   if (codeOf(error)) return true;
   const name = (error as { name?: unknown } | null)?.name;
-  return name === 'AbortError' || name === 'TimeoutError' || (error instanceof TypeError && /fetch failed/i.test(error.message));
+  return (
+    name === 'AbortError' ||
+    name === 'TimeoutError' ||
+    (error instanceof TypeError && /fetch failed/i.test(error.message))
+  );
 }
 
 /** Milliseconds asked for by a `Retry-After` header (seconds or HTTP date) carried by the error, if any. */
 export function retryAfterMs(error: unknown, now: number = Date.now()): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  const e = error as { retryAfterMs?: unknown; response?: { headers?: { get?: (n: string) => string | undefined | null } } };
+  const e = error as {
+    retryAfterMs?: unknown;
+    response?: { headers?: { get?: (n: string) => string | undefined | null } };
+  };
   if (typeof e.retryAfterMs === 'number') return e.retryAfterMs;
   const header = e.response?.headers?.get?.('retry-after') ?? undefined;
   return parseRetryAfter(header ?? undefined, now);
 }
 
-export function parseRetryAfter(value: string | undefined | null, now: number = Date.now()): number | undefined {
+export function parseRetryAfter(
+  value: string | undefined | null,
+  now: number = Date.now(),
+): number | undefined {
   if (!value) return undefined;
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const date = Date.parse(value);

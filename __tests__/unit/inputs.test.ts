@@ -32,12 +32,25 @@ describe('getInputs', () => {
     ['unknown on-conflict', { 'app-name': 'a', 'on-conflict': 'ignore' }, /'on-conflict'/],
     ['sas-expiry over 10 years', { 'app-name': 'a', 'sas-expiry': '11y' }, /exceeds 10 years/],
     ['sas-expiry garbage', { 'app-name': 'a', 'sas-expiry': 'forever' }, /invalid duration/],
-    ['compression level 12', { 'app-name': 'a', 'compression-level': '12' }, /'compression-level' must be an integer from 0 to 9/],
+    [
+      'compression level 12',
+      { 'app-name': 'a', 'compression-level': '12' },
+      /'compression-level' must be an integer from 0 to 9/,
+    ],
     ['bad boolean', { 'app-name': 'a', 'dry-run': 'maybe' }, /'dry-run' must be true or false/],
     ['bad container', { 'app-name': 'a', 'storage-container': 'Deploy_Here' }, /not a valid container name/],
     ['bad subscription', { 'app-name': 'a', 'subscription-id': 'my sub' }, /subscription GUID/],
     ['http endpoint', { 'app-name': 'a', 'resource-manager-endpoint': 'http://x' }, /https URL/],
-    ['profile + rfp', { 'app-name': 'a', 'publish-profile': '<publishData><publishProfile publishMethod="ZipDeploy" publishUrl="a.scm.x:443" userName="$a" userPWD="p" /></publishData>', 'deploy-mode': 'run-from-package' }, /zipdeploy only/],
+    [
+      'profile + rfp',
+      {
+        'app-name': 'a',
+        'publish-profile':
+          '<publishData><publishProfile publishMethod="ZipDeploy" publishUrl="a.scm.x:443" userName="$a" userPWD="p" /></publishData>',
+        'deploy-mode': 'run-from-package',
+      },
+      /zipdeploy only/,
+    ],
   ];
   it.each(bad)('%s is an InputError naming the input', (_n, values, message) => {
     expect(() => getInputs(reader(values))).toThrow(InputError);
@@ -45,7 +58,9 @@ describe('getInputs', () => {
   });
 
   it('treats slot production as the production app and splits exclude lines', () => {
-    const inputs = getInputs(reader({ 'app-name': 'a', 'slot-name': 'Production', exclude: 'tests/\n# comment\n\n*.md\n' }));
+    const inputs = getInputs(
+      reader({ 'app-name': 'a', 'slot-name': 'Production', exclude: 'tests/\n# comment\n\n*.md\n' }),
+    );
     expect(inputs.slot).toBeUndefined();
     expect(inputs.exclude).toEqual(['tests/', '*.md']);
   });
@@ -64,7 +79,12 @@ describe('parseDuration', () => {
 describe('parsePublishProfile', () => {
   it('reads the ZipDeploy profile', () => {
     const xml = `<publishData><publishProfile profileName="a - Web Deploy" publishMethod="MSDeploy" publishUrl="a.scm.azurewebsites.net:443" msdeploySite="a" userName="$a" userPWD="p&amp;w" /></publishData>`;
-    expect(parsePublishProfile(xml)).toEqual({ scmUrl: 'https://a.scm.azurewebsites.net', userName: '$a', password: 'p&w', siteName: 'a' });
+    expect(parsePublishProfile(xml)).toEqual({
+      scmUrl: 'https://a.scm.azurewebsites.net',
+      userName: '$a',
+      password: 'p&w',
+      siteName: 'a',
+    });
   });
   it('rejects something else without echoing it', () => {
     expect(() => parsePublishProfile('secret-looking-text')).toThrow(/not a publish profile/);

@@ -1,12 +1,35 @@
 import { describe, expect, it } from 'vitest';
-import { type AppState, applySettingsPatch, type PlanInputs, planDeployment, PlanError, RUN_FROM_PACKAGE, RUN_FROM_PACKAGE_MI } from '../../src/plan.js';
+import {
+  type AppState,
+  applySettingsPatch,
+  PlanError,
+  type PlanInputs,
+  planDeployment,
+  RUN_FROM_PACKAGE,
+  RUN_FROM_PACKAGE_MI,
+} from '../../src/plan.js';
 
 const URL_VALUE = 'https://acct.blob.core.windows.net/deployments/x.zip?sv=2024&se=2027-01-01&sp=r&sig=abc';
-const base: PlanInputs = { deployMode: 'auto', onConflict: 'backup-and-replace', packageAccess: 'sas', managedIdentityResourceId: 'SystemAssigned', dryRun: false };
-const app = (siteSku: string, os: 'linux' | 'windows', rfp?: string, extra: Record<string, string> = {}): AppState => ({
+const base: PlanInputs = {
+  deployMode: 'auto',
+  onConflict: 'backup-and-replace',
+  packageAccess: 'sas',
+  managedIdentityResourceId: 'SystemAssigned',
+  dryRun: false,
+};
+const app = (
+  siteSku: string,
+  os: 'linux' | 'windows',
+  rfp?: string,
+  extra: Record<string, string> = {},
+): AppState => ({
   siteSku,
   kind: os === 'linux' ? 'functionapp,linux' : 'functionapp',
-  settings: { FUNCTIONS_WORKER_RUNTIME: 'node', ...(rfp === undefined ? {} : { [RUN_FROM_PACKAGE]: rfp }), ...extra },
+  settings: {
+    FUNCTIONS_WORKER_RUNTIME: 'node',
+    ...(rfp === undefined ? {} : { [RUN_FROM_PACKAGE]: rfp }),
+    ...extra,
+  },
 });
 
 describe('planDeployment: the auto mode table', () => {
@@ -38,45 +61,76 @@ describe('planDeployment: the auto mode table', () => {
 
 describe('planDeployment: explicit modes and conflicts', () => {
   it('zipdeploy on a URL is the conflict: backup, URL replaced by 1, reason stated', () => {
-    const plan = planDeployment({ ...base, deployMode: 'zipdeploy' }, app('ElasticPremium', 'windows', URL_VALUE));
+    const plan = planDeployment(
+      { ...base, deployMode: 'zipdeploy' },
+      app('ElasticPremium', 'windows', URL_VALUE),
+    );
     expect(plan).toMatchObject({ mode: 'zipdeploy', conflict: true });
     expect(plan.backup?.reason).toMatch(/package URL/);
     expect(plan.reasons.join(' ')).toMatch(/Conflict.*409/);
-    expect(applySettingsPatch(app('ElasticPremium', 'windows', URL_VALUE).settings, plan.patch)[RUN_FROM_PACKAGE]).toBe('1');
+    expect(
+      applySettingsPatch(app('ElasticPremium', 'windows', URL_VALUE).settings, plan.patch)[RUN_FROM_PACKAGE],
+    ).toBe('1');
   });
 
   it('on-conflict fail refuses with the fix in the message', () => {
-    expect(() => planDeployment({ ...base, deployMode: 'zipdeploy', onConflict: 'fail' }, app('Standard', 'linux', URL_VALUE))).toThrow(
-      /on-conflict is 'fail'.*backup-and-replace/,
-    );
+    expect(() =>
+      planDeployment(
+        { ...base, deployMode: 'zipdeploy', onConflict: 'fail' },
+        app('Standard', 'linux', URL_VALUE),
+      ),
+    ).toThrow(/on-conflict is 'fail'.*backup-and-replace/);
   });
 
   it('on-conflict fail does not matter without a conflict', () => {
-    expect(planDeployment({ ...base, deployMode: 'zipdeploy', onConflict: 'fail' }, app('Standard', 'linux', '1')).mode).toBe('zipdeploy');
+    expect(
+      planDeployment({ ...base, deployMode: 'zipdeploy', onConflict: 'fail' }, app('Standard', 'linux', '1'))
+        .mode,
+    ).toBe('zipdeploy');
   });
 
   it('zipdeploy on Linux Consumption is refused', () => {
-    expect(() => planDeployment({ ...base, deployMode: 'zipdeploy' }, app('Dynamic', 'linux'))).toThrow(PlanError);
+    expect(() => planDeployment({ ...base, deployMode: 'zipdeploy' }, app('Dynamic', 'linux'))).toThrow(
+      PlanError,
+    );
   });
 
   it('explicit run-from-package replaces 1 without a backup, and a URL with one', () => {
-    const fromOne = planDeployment({ ...base, deployMode: 'run-from-package' }, app('ElasticPremium', 'windows', '1'));
+    const fromOne = planDeployment(
+      { ...base, deployMode: 'run-from-package' },
+      app('ElasticPremium', 'windows', '1'),
+    );
     expect(fromOne).toMatchObject({ mode: 'run-from-package', backup: undefined });
-    const fromUrl = planDeployment({ ...base, deployMode: 'run-from-package' }, app('ElasticPremium', 'windows', URL_VALUE));
+    const fromUrl = planDeployment(
+      { ...base, deployMode: 'run-from-package' },
+      app('ElasticPremium', 'windows', URL_VALUE),
+    );
     expect(fromUrl.backup).toBeDefined();
   });
 
   it('Flex Consumption is refused whatever the mode', () => {
     for (const deployMode of ['auto', 'zipdeploy', 'run-from-package'] as const) {
-      expect(() => planDeployment({ ...base, deployMode }, app('FlexConsumption', 'linux'))).toThrow(/Flex Consumption/);
+      expect(() => planDeployment({ ...base, deployMode }, app('FlexConsumption', 'linux'))).toThrow(
+        /Flex Consumption/,
+      );
     }
   });
 
   it('managed identity sets the identity setting; sas removes a stale one', () => {
-    const mi = planDeployment({ ...base, packageAccess: 'managed-identity', managedIdentityResourceId: '/x/identity' }, app('Dynamic', 'linux'));
+    const mi = planDeployment(
+      { ...base, packageAccess: 'managed-identity', managedIdentityResourceId: '/x/identity' },
+      app('Dynamic', 'linux'),
+    );
     expect(mi.patch.set[RUN_FROM_PACKAGE_MI]).toBe('/x/identity');
-    const sas = planDeployment(base, app('Dynamic', 'linux', URL_VALUE, { [RUN_FROM_PACKAGE_MI]: 'SystemAssigned' }));
-    const next = applySettingsPatch(app('Dynamic', 'linux', URL_VALUE, { [RUN_FROM_PACKAGE_MI]: 'SystemAssigned' }).settings, sas.patch, 'https://n');
+    const sas = planDeployment(
+      base,
+      app('Dynamic', 'linux', URL_VALUE, { [RUN_FROM_PACKAGE_MI]: 'SystemAssigned' }),
+    );
+    const next = applySettingsPatch(
+      app('Dynamic', 'linux', URL_VALUE, { [RUN_FROM_PACKAGE_MI]: 'SystemAssigned' }).settings,
+      sas.patch,
+      'https://n',
+    );
     expect(next[RUN_FROM_PACKAGE_MI]).toBeUndefined();
   });
 
@@ -90,9 +144,15 @@ describe('planDeployment: explicit modes and conflicts', () => {
 describe('applySettingsPatch', () => {
   it('keeps every other setting and needs the URL for a url patch', () => {
     const current = { A: '1', B: '2', [RUN_FROM_PACKAGE]: '1' };
-    const next = applySettingsPatch(current, { runFromPackage: { kind: 'url' }, set: { C: '3' }, remove: ['B'] }, 'https://u');
+    const next = applySettingsPatch(
+      current,
+      { runFromPackage: { kind: 'url' }, set: { C: '3' }, remove: ['B'] },
+      'https://u',
+    );
     expect(next).toEqual({ A: '1', C: '3', [RUN_FROM_PACKAGE]: 'https://u' });
     expect(current.B).toBe('2');
-    expect(() => applySettingsPatch(current, { runFromPackage: { kind: 'url' }, set: {}, remove: [] })).toThrow();
+    expect(() =>
+      applySettingsPatch(current, { runFromPackage: { kind: 'url' }, set: {}, remove: [] }),
+    ).toThrow();
   });
 });

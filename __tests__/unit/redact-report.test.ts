@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backupDocument, BACKUP_SCHEMA } from '../../src/backup.js';
+import { BACKUP_SCHEMA, backupDocument } from '../../src/backup.js';
 import { redactSas, sasExpiry, sha256Hex, stripQuery } from '../../src/redact.js';
 import { emptyResult, outputsOf, summaryMarkdown } from '../../src/report.js';
 
@@ -25,13 +25,26 @@ describe('backupDocument', () => {
       companions: {},
       reason: 'r',
       deploymentId: 'd',
-      run: { id: '1', attempt: '1', workflow: 'w', repository: 'o/r', sha: 'abc', actor: 'me', event: 'push' },
+      run: {
+        id: '1',
+        attempt: '1',
+        workflow: 'w',
+        repository: 'o/r',
+        sha: 'abc',
+        actor: 'me',
+        event: 'push',
+      },
       now: new Date(0),
     });
     expect(doc.schema).toBe(BACKUP_SCHEMA);
     expect(JSON.stringify(doc)).not.toContain(SIG);
     expect(doc.previousValueSha256).toBe(sha256Hex(URL_VALUE));
-    expect(doc.blob).toEqual({ url: stripQuery(URL_VALUE), account: 'acct', container: 'deployments', name: '2026/app.zip' });
+    expect(doc.blob).toEqual({
+      url: stripQuery(URL_VALUE),
+      account: 'acct',
+      container: 'deployments',
+      name: '2026/app.zip',
+    });
     expect(doc.sasExpiresAt).toBe('2026-12-01T00:00:00.000Z');
   });
 
@@ -42,7 +55,15 @@ describe('backupDocument', () => {
       companions: {},
       reason: 'r',
       deploymentId: 'd',
-      run: { id: undefined, attempt: undefined, workflow: undefined, repository: undefined, sha: undefined, actor: undefined, event: undefined },
+      run: {
+        id: undefined,
+        attempt: undefined,
+        workflow: undefined,
+        repository: undefined,
+        sha: undefined,
+        actor: undefined,
+        event: undefined,
+      },
       now: new Date(0),
     });
     expect(doc.blob).toMatchObject({ account: 'devstoreaccount1', container: 'c', name: 'x.zip' });
@@ -65,7 +86,12 @@ describe('report', () => {
       timingsMs: { upload: 1500 },
     };
     const outputs = outputsOf(r);
-    expect(outputs).toMatchObject({ mode: 'run-from-package', 'mode-reason': 'because', functions: '["Hello"]', 'package-reused': 'false' });
+    expect(outputs).toMatchObject({
+      mode: 'run-from-package',
+      'mode-reason': 'because',
+      functions: '["Hello"]',
+      'package-reused': 'false',
+    });
     const md = summaryMarkdown(r);
     for (const text of [JSON.stringify(outputs), md]) expect(text).not.toContain(SIG);
     expect(md).toContain('| upload | 1.50 |');

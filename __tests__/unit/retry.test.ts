@@ -30,7 +30,13 @@ describe('retry', () => {
         if (calls < 4) throw httpError(503);
         return 'ok';
       },
-      { label: 't', deadline: new Deadline(60_000, c.now), sleep: c.sleep, random: () => 0.5, baseDelayMs: 100 },
+      {
+        label: 't',
+        deadline: new Deadline(60_000, c.now),
+        sleep: c.sleep,
+        random: () => 0.5,
+        baseDelayMs: 100,
+      },
     );
     expect(value).toBe('ok');
     expect(calls).toBe(4);
@@ -81,7 +87,12 @@ describe('retry', () => {
   it('poll returns the first defined value', async () => {
     const c = clock();
     let n = 0;
-    const v = await poll(async () => (++n >= 3 ? n : undefined), { label: 'p', deadline: new Deadline(10_000, c.now), sleep: c.sleep, random: () => 1 });
+    const v = await poll(async () => (++n >= 3 ? n : undefined), {
+      label: 'p',
+      deadline: new Deadline(10_000, c.now),
+      sleep: c.sleep,
+      random: () => 1,
+    });
     expect(v).toBe(3);
   });
 });

@@ -97,7 +97,10 @@ export class Faults {
     const skip = intIn(s.skip, 'skip', 0, 1_000_000);
     let setSettings: Record<string, string> | undefined;
     if (s.setSettings !== undefined) {
-      const bad = typeof s.setSettings !== 'object' || s.setSettings === null || Object.values(s.setSettings).some((v) => typeof v !== 'string');
+      const bad =
+        typeof s.setSettings !== 'object' ||
+        s.setSettings === null ||
+        Object.values(s.setSettings).some((v) => typeof v !== 'string');
       if (bad) throw new FaultError('setSettings must be an object of string settings');
       setSettings = { ...(s.setSettings as Record<string, string>) };
     }

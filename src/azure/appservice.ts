@@ -1,10 +1,15 @@
 import { WebSiteManagementClient } from '@azure/arm-appservice';
 import type { TokenCredential } from '@azure/core-auth';
-import { createHttpHeaders, createPipelineRequest, type HttpClient, createDefaultHttpClient } from '@azure/core-rest-pipeline';
+import {
+  createDefaultHttpClient,
+  createHttpHeaders,
+  createPipelineRequest,
+  type HttpClient,
+} from '@azure/core-rest-pipeline';
 import { AzureError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { redactSas } from '../redact.js';
 import { type Deadline, retry, statusOf } from '../retry.js';
-import type { Logger } from '../logger.js';
 
 /** An app or one of its slots. */
 export interface SiteRef {
@@ -64,7 +69,11 @@ const ARM_API_VERSION = '2024-11-01';
 /** The message of an ARM error body in either shape (`{error:{message}}` or the legacy `{Message}`). */
 function armErrorMessage(text: string): string | undefined {
   try {
-    const body = JSON.parse(text) as { error?: { message?: string; code?: string }; Message?: string; Code?: string };
+    const body = JSON.parse(text) as {
+      error?: { message?: string; code?: string };
+      Message?: string;
+      Code?: string;
+    };
     const message = body.error?.message ?? body.Message;
     const code = body.error?.code ?? body.Code;
     return message ? `${code ? `${code}: ` : ''}${message}` : undefined;
@@ -73,7 +82,8 @@ function armErrorMessage(text: string): string | undefined {
   }
 }
 
-const describe = (ref: SiteRef) => `${ref.name}${ref.slot ? `/${ref.slot}` : ''} in resource group '${ref.resourceGroup}'`;
+const describe = (ref: SiteRef) =>
+  `${ref.name}${ref.slot ? `/${ref.slot}` : ''} in resource group '${ref.resourceGroup}'`;
 
 /** Turns an SDK error into an AzureError with the operation, the status, a redacted message and what to do. */
 function azureError(what: string, error: unknown): AzureError {
@@ -111,9 +121,16 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
   async function raw(method: 'GET' | 'POST', path: string, ok: number[]): Promise<unknown> {
     httpClient ??= createDefaultHttpClient();
     // A nextLink is absolute and carries its own api-version; it must stay on the ARM origin the token is for.
-    const url = /^https:\/\//i.test(path) ? path : `${options.endpoint}${path}${path.includes('?') ? '&' : '?'}api-version=${ARM_API_VERSION}`;
-    if (new URL(url).origin !== new URL(options.endpoint).origin) throw new AzureError(`ARM returned a link to another origin: ${new URL(url).origin}`);
-    const request = createPipelineRequest({ url, method, headers: createHttpHeaders({ accept: 'application/json' }) });
+    const url = /^https:\/\//i.test(path)
+      ? path
+      : `${options.endpoint}${path}${path.includes('?') ? '&' : '?'}api-version=${ARM_API_VERSION}`;
+    if (new URL(url).origin !== new URL(options.endpoint).origin)
+      throw new AzureError(`ARM returned a link to another origin: ${new URL(url).origin}`);
+    const request = createPipelineRequest({
+      url,
+      method,
+      headers: createHttpHeaders({ accept: 'application/json' }),
+    });
     const response = await client.pipeline.sendRequest(httpClient, request);
     const text = response.bodyAsText ?? '';
     if (!ok.includes(response.status)) {
@@ -130,7 +147,9 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
       label: what,
       deadline: options.deadline,
       onRetry: ({ attempt, delayMs, error }) =>
-        options.logger.info(`Retrying '${what}' in ${delayMs} ms (attempt ${attempt}: ${redactSas(String((error as Error)?.message ?? error))})`),
+        options.logger.info(
+          `Retrying '${what}' in ${delayMs} ms (attempt ${attempt}: ${redactSas(String((error as Error)?.message ?? error))})`,
+        ),
     }).catch((error: unknown) => {
       throw azureError(what, error);
     });
@@ -139,19 +158,31 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
     async findResourceGroup(name) {
       const filter = `resourceType eq 'Microsoft.Web/sites' and name eq '${name}'`;
       const body = (await call(`find the resource group of '${name}'`, () =>
-        raw('GET', `/subscriptions/${options.subscriptionId}/resources?$filter=${encodeURIComponent(filter)}`, [200]),
+        raw(
+          'GET',
+          `/subscriptions/${options.subscriptionId}/resources?$filter=${encodeURIComponent(filter)}`,
+          [200],
+        ),
       )) as { value?: { id?: string; name?: string }[] };
       const matches = (body.value ?? []).filter((r) => r.name?.toLowerCase() === name.toLowerCase() && r.id);
-      const groups = [...new Set(matches.map((r) => /\/resourceGroups\/([^/]+)/i.exec(r.id ?? '')?.[1]).filter(Boolean))];
+      const groups = [
+        ...new Set(matches.map((r) => /\/resourceGroups\/([^/]+)/i.exec(r.id ?? '')?.[1]).filter(Boolean)),
+      ];
       if (groups.length === 0) {
-        throw new AzureError(`Function App '${name}' was not found in subscription ${options.subscriptionId}`, {
-          fix: 'Check app-name and subscription-id, or set resource-group',
-        });
+        throw new AzureError(
+          `Function App '${name}' was not found in subscription ${options.subscriptionId}`,
+          {
+            fix: 'Check app-name and subscription-id, or set resource-group',
+          },
+        );
       }
       if (groups.length > 1) {
-        throw new AzureError(`Function App '${name}' exists in several resource groups (${groups.join(', ')})`, {
-          fix: 'Set resource-group',
-        });
+        throw new AzureError(
+          `Function App '${name}' exists in several resource groups (${groups.join(', ')})`,
+          {
+            fix: 'Set resource-group',
+          },
+        );
       }
       return groups[0] as string;
     },
@@ -160,7 +191,9 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
       const site = await call(`get the site ${describe(ref)}`, () =>
         ref.slot ? web.getSlot(ref.resourceGroup, ref.name, ref.slot) : web.get(ref.resourceGroup, ref.name),
       );
-      const repository = site.hostNameSslStates?.find((h) => h.hostType?.toLowerCase() === 'repository')?.name;
+      const repository = site.hostNameSslStates?.find(
+        (h) => h.hostType?.toLowerCase() === 'repository',
+      )?.name;
       const scmHost = repository ?? site.enabledHostNames?.find((h) => h.includes('.scm.'));
       return {
         id: site.id ?? '',
@@ -176,7 +209,9 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
     },
 
     async getPlan(serverFarmId) {
-      const match = /\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Web\/serverfarms\/([^/]+)/i.exec(serverFarmId);
+      const match = /\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Web\/serverfarms\/([^/]+)/i.exec(
+        serverFarmId,
+      );
       if (!match?.[1] || !match[2]) return undefined;
       const [, rg, name] = match;
       const plan = await call(`get the plan '${name}'`, () => client.appServicePlans.get(rg, name));
@@ -203,7 +238,9 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
     async basicAuthAllowed(ref) {
       try {
         const policy = await call(`read the SCM basic-auth policy of ${describe(ref)}`, () =>
-          ref.slot ? web.getScmAllowedSlot(ref.resourceGroup, ref.name, ref.slot) : web.getScmAllowed(ref.resourceGroup, ref.name),
+          ref.slot
+            ? web.getScmAllowedSlot(ref.resourceGroup, ref.name, ref.slot)
+            : web.getScmAllowed(ref.resourceGroup, ref.name),
         );
         return policy.allow === true;
       } catch {
@@ -219,19 +256,25 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
           : await web.listPublishingCredentials(ref.resourceGroup, ref.name),
       );
       if (!user.publishingUserName || !user.publishingPassword) {
-        throw new AzureError(`The publishing credentials of ${describe(ref)} are empty`, { fix: 'Use Entra ID (bearer) for Kudu' });
+        throw new AzureError(`The publishing credentials of ${describe(ref)} are empty`, {
+          fix: 'Use Entra ID (bearer) for Kudu',
+        });
       }
       return { userName: user.publishingUserName, password: user.publishingPassword };
     },
 
     async restart(ref) {
       await call(`restart ${describe(ref)}`, () =>
-        ref.slot ? web.restartSlot(ref.resourceGroup, ref.name, ref.slot) : web.restart(ref.resourceGroup, ref.name),
+        ref.slot
+          ? web.restartSlot(ref.resourceGroup, ref.name, ref.slot)
+          : web.restart(ref.resourceGroup, ref.name),
       );
     },
 
     async syncTriggers(ref) {
-      await call(`sync the triggers of ${describe(ref)}`, () => raw('POST', `${sitePath(ref)}/syncfunctiontriggers`, [200, 204]));
+      await call(`sync the triggers of ${describe(ref)}`, () =>
+        raw('POST', `${sitePath(ref)}/syncfunctiontriggers`, [200, 204]),
+      );
     },
 
     async listFunctions(ref) {
@@ -239,7 +282,10 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
         const names: string[] = [];
         let next: string | undefined = `${sitePath(ref)}/functions`;
         for (let page = 0; next && page < 50; page++) {
-          const body = (await raw('GET', next, [200])) as { value?: { name?: string; properties?: { name?: string } }[]; nextLink?: string | null };
+          const body = (await raw('GET', next, [200])) as {
+            value?: { name?: string; properties?: { name?: string } }[];
+            nextLink?: string | null;
+          };
           for (const fn of body.value ?? []) {
             const name = fn.properties?.name ?? fn.name?.split('/').pop();
             if (name) names.push(name);

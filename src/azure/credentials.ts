@@ -26,9 +26,12 @@ function az(args: string[], timeoutMs: number): Promise<string> {
         if (error) {
           const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
           reject(
-            new AzureError(`'az ${args.join(' ')}' failed: ${missing ? 'az is not installed' : stderr.trim() || error.message}`, {
-              fix: 'Run azure/login before this step (or pass publish-profile for zipdeploy without ARM)',
-            }),
+            new AzureError(
+              `'az ${args.join(' ')}' failed: ${missing ? 'az is not installed' : stderr.trim() || error.message}`,
+              {
+                fix: 'Run azure/login before this step (or pass publish-profile for zipdeploy without ARM)',
+              },
+            ),
           );
           return;
         }
@@ -47,7 +50,8 @@ export async function readAzContext(timeoutMs: number): Promise<AzContext> {
     const cloud = JSON.parse(await az(['cloud', 'show'], timeoutMs)) as {
       endpoints?: { resourceManager?: string; activeDirectoryResourceId?: string };
     };
-    if (cloud.endpoints?.resourceManager) resourceManagerEndpoint = cloud.endpoints.resourceManager.replace(/\/+$/, '');
+    if (cloud.endpoints?.resourceManager)
+      resourceManagerEndpoint = cloud.endpoints.resourceManager.replace(/\/+$/, '');
     if (cloud.endpoints?.activeDirectoryResourceId) armAudience = cloud.endpoints.activeDirectoryResourceId;
   } catch (error) {
     core.debug(`az cloud show failed, using public Azure: ${(error as Error).message}`);

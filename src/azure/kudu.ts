@@ -65,7 +65,8 @@ export function createKuduApi(options: KuduOptions): KuduApi {
   async function request(path: string, init: RequestInit = {}): Promise<Response> {
     const url = new URL(path, origin);
     // Credentials go only to the SCM origin, whatever a Location header says.
-    if (url.origin !== new URL(origin).origin) throw new AzureError(`Kudu redirected to another origin: ${url.origin}`);
+    if (url.origin !== new URL(origin).origin)
+      throw new AzureError(`Kudu redirected to another origin: ${url.origin}`);
     const headers = new Headers(init.headers);
     headers.set('authorization', await authorization());
     const signal = AbortSignal.timeout(Math.max(1000, Math.min(options.deadline.remaining(), 300_000)));
@@ -75,7 +76,11 @@ export function createKuduApi(options: KuduOptions): KuduApi {
   async function failIfNotOk(response: Response, what: string): Promise<void> {
     if (response.ok) return;
     const text = redactSas((await response.text().catch(() => '')).slice(0, 500));
-    throw new HttpStatusError(response.status, `${what}: HTTP ${response.status} ${text}`, parseRetryAfter(response.headers.get('retry-after')));
+    throw new HttpStatusError(
+      response.status,
+      `${what}: HTTP ${response.status} ${text}`,
+      parseRetryAfter(response.headers.get('retry-after')),
+    );
   }
 
   const toAzure = (what: string) => (error: unknown) => {
@@ -138,7 +143,11 @@ export function createKuduApi(options: KuduOptions): KuduApi {
     },
 
     async zipDeploy(zipPath, message) {
-      const query = new URLSearchParams({ isAsync: 'true', deployer: 'azure-functions-package-deploy', message });
+      const query = new URLSearchParams({
+        isAsync: 'true',
+        deployer: 'azure-functions-package-deploy',
+        message,
+      });
       const location = await retry(
         async () => {
           const body = await openAsBlob(zipPath);
@@ -150,12 +159,19 @@ export function createKuduApi(options: KuduOptions): KuduApi {
           if (response.status === 409) {
             const text = await response.text();
             if (RUN_FROM_URL_CONFLICT.test(text)) {
-              throw new AzureError('Kudu refused zipdeploy (409): WEBSITE_RUN_FROM_PACKAGE is a remote URL on the SCM site', {
-                fix: 'Let the action replace the setting (deploy-mode zipdeploy, on-conflict backup-and-replace) or use run-from-package',
-              });
+              throw new AzureError(
+                'Kudu refused zipdeploy (409): WEBSITE_RUN_FROM_PACKAGE is a remote URL on the SCM site',
+                {
+                  fix: 'Let the action replace the setting (deploy-mode zipdeploy, on-conflict backup-and-replace) or use run-from-package',
+                },
+              );
             }
             // Another deployment holds the lock: retried until the deadline.
-            throw new HttpStatusError(409, `zipdeploy: HTTP 409 ${text.slice(0, 200)}`, parseRetryAfter(response.headers.get('retry-after')));
+            throw new HttpStatusError(
+              409,
+              `zipdeploy: HTTP 409 ${text.slice(0, 200)}`,
+              parseRetryAfter(response.headers.get('retry-after')),
+            );
           }
           await failIfNotOk(response, 'POST /api/zipdeploy');
           if (response.status === 200) return undefined;
@@ -167,9 +183,17 @@ export function createKuduApi(options: KuduOptions): KuduApi {
           baseDelayMs: 1000,
           isRetryable: (e) => {
             const s = (e as { statusCode?: number }).statusCode;
-            return (s === 409 && LOCK_HELD.test((e as Error).message)) || s === 429 || (s !== undefined && s >= 500) || (e instanceof TypeError);
+            return (
+              (s === 409 && LOCK_HELD.test((e as Error).message)) ||
+              s === 429 ||
+              (s !== undefined && s >= 500) ||
+              e instanceof TypeError
+            );
           },
-          onRetry: ({ delayMs, error }) => options.logger.info(`zipdeploy: ${(error as Error).message.slice(0, 160)}; retrying in ${delayMs} ms`),
+          onRetry: ({ delayMs, error }) =>
+            options.logger.info(
+              `zipdeploy: ${(error as Error).message.slice(0, 160)}; retrying in ${delayMs} ms`,
+            ),
         },
       ).catch(toAzure('start the zipdeploy'));
 
@@ -178,7 +202,8 @@ export function createKuduApi(options: KuduOptions): KuduApi {
         async () => {
           const response = await request(location ?? '/api/deployments/latest');
           if (response.status === 404) return undefined;
-          if (response.status !== 200 && response.status !== 202) await failIfNotOk(response, 'deployment status');
+          if (response.status !== 200 && response.status !== 202)
+            await failIfNotOk(response, 'deployment status');
           const raw = (await response.json()) as {
             id?: string;
             status?: number;
@@ -200,7 +225,10 @@ export function createKuduApi(options: KuduOptions): KuduApi {
           deadline: options.deadline,
           baseDelayMs: pollBaseMs,
           maxDelayMs: 10_000,
-          describeLast: () => (last ? `deployment ${last.id} status ${last.status} ${last.statusText}` : 'no deployment record yet'),
+          describeLast: () =>
+            last
+              ? `deployment ${last.id} status ${last.status} ${last.statusText}`
+              : 'no deployment record yet',
         },
       ).catch(toAzure('follow the zipdeploy'));
 

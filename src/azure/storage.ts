@@ -1,3 +1,4 @@
+import type { TokenCredential } from '@azure/core-auth';
 import {
   BlobSASPermissions,
   BlobServiceClient,
@@ -6,7 +7,6 @@ import {
   SASProtocol,
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
-import type { TokenCredential } from '@azure/core-auth';
 import { AzureError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { type Deadline, retry } from '../retry.js';
@@ -34,7 +34,10 @@ export function parseConnectionString(value: string): ConnectionStringParts | un
   if (!accountName || !accountKey) return undefined;
   const protocol = parts.get('defaultendpointsprotocol') ?? 'https';
   const suffix = parts.get('endpointsuffix') ?? 'core.windows.net';
-  const blobEndpoint = (parts.get('blobendpoint') ?? `${protocol}://${accountName}.blob.${suffix}`).replace(/\/+$/, '');
+  const blobEndpoint = (parts.get('blobendpoint') ?? `${protocol}://${accountName}.blob.${suffix}`).replace(
+    /\/+$/,
+    '',
+  );
   return { accountName, accountKey, blobEndpoint };
 }
 
@@ -61,7 +64,12 @@ export interface StoredPackage {
 export interface StorageApi {
   readonly accountName: string;
   /** A package of this app already stored with the same sha256, if any. */
-  findPackage(container: string, app: string, slot: string | undefined, sha256: string): Promise<StoredPackage | undefined>;
+  findPackage(
+    container: string,
+    app: string,
+    slot: string | undefined,
+    sha256: string,
+  ): Promise<StoredPackage | undefined>;
   uploadPackage(args: {
     container: string;
     blobName: string;
@@ -87,16 +95,21 @@ const ENTRA_SAS_LIMIT_MS = 7 * 24 * 3600 * 1000;
 export function createStorageApi(access: StorageAccess, deadline: Deadline, logger: Logger): StorageApi {
   const service =
     access.kind === 'shared-key'
-      ? new BlobServiceClient(access.blobEndpoint, new StorageSharedKeyCredential(access.accountName, access.accountKey), {
-          retryOptions: { maxTries: 1 },
-        })
+      ? new BlobServiceClient(
+          access.blobEndpoint,
+          new StorageSharedKeyCredential(access.accountName, access.accountKey),
+          {
+            retryOptions: { maxTries: 1 },
+          },
+        )
       : new BlobServiceClient(access.blobEndpoint, access.credential, { retryOptions: { maxTries: 1 } });
 
   const call = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
     retry(fn, {
       label: what,
       deadline,
-      onRetry: ({ delayMs, error }) => logger.info(`Retrying '${what}' in ${delayMs} ms: ${(error as Error).message?.split('\n')[0]}`),
+      onRetry: ({ delayMs, error }) =>
+        logger.info(`Retrying '${what}' in ${delayMs} ms: ${(error as Error).message?.split('\n')[0]}`),
     }).catch((error: unknown) => {
       const status = (error as { statusCode?: number }).statusCode;
       const fix =
@@ -107,11 +120,14 @@ export function createStorageApi(access: StorageAccess, deadline: Deadline, logg
           : status === 404
             ? 'Check storage-account'
             : undefined;
-      throw new AzureError(`Failed to ${what}${status ? ` (HTTP ${status})` : ''}: ${(error as Error).message?.split('\n')[0]}`, {
-        cause: error,
-        ...(status !== undefined ? { statusCode: status } : {}),
-        ...(fix ? { fix } : {}),
-      });
+      throw new AzureError(
+        `Failed to ${what}${status ? ` (HTTP ${status})` : ''}: ${(error as Error).message?.split('\n')[0]}`,
+        {
+          cause: error,
+          ...(status !== undefined ? { statusCode: status } : {}),
+          ...(fix ? { fix } : {}),
+        },
+      );
     });
 
   const containers = new Map<string, ContainerClient>();
@@ -127,13 +143,18 @@ export function createStorageApi(access: StorageAccess, deadline: Deadline, logg
     return client;
   }
 
-  async function listAppPackages(containerName: string, app: string, slot: string | undefined): Promise<StoredPackage[]> {
+  async function listAppPackages(
+    containerName: string,
+    app: string,
+    slot: string | undefined,
+  ): Promise<StoredPackage[]> {
     const c = await container(containerName);
     return call(`list the packages in '${containerName}'`, async () => {
       const found: StoredPackage[] = [];
       for await (const blob of c.listBlobsFlat({ includeMetadata: true })) {
         const md = blob.metadata ?? {};
-        if (md.app?.toLowerCase() !== app.toLowerCase() || (md.slot ?? '') !== (slot ?? '') || !md.sha256) continue;
+        if (md.app?.toLowerCase() !== app.toLowerCase() || (md.slot ?? '') !== (slot ?? '') || !md.sha256)
+          continue;
         found.push({
           blobName: blob.name,
           url: c.getBlobClient(blob.name).url,
@@ -175,7 +196,9 @@ export function createStorageApi(access: StorageAccess, deadline: Deadline, logg
       const c = await container(containerName);
       const body = `${JSON.stringify(value, null, 2)}\n`;
       await call(`write '${containerName}/${blobName}'`, () =>
-        c.getBlockBlobClient(blobName).upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' } }),
+        c.getBlockBlobClient(blobName).upload(body, Buffer.byteLength(body), {
+          blobHTTPHeaders: { blobContentType: 'application/json' },
+        }),
       );
     },
 
@@ -195,11 +218,16 @@ export function createStorageApi(access: StorageAccess, deadline: Deadline, logg
         return `${blob.url}?${generateBlobSASQueryParameters(values, credential).toString()}`;
       }
       if (expiresOn.getTime() - Date.now() > ENTRA_SAS_LIMIT_MS) {
-        throw new AzureError('A SAS signed with Entra ID (user delegation) lasts at most 7 days, shorter than sas-expiry', {
-          fix: "Use package-access: managed-identity (no SAS), pass storage-connection-string, or set sas-expiry to 7d or less",
-        });
+        throw new AzureError(
+          'A SAS signed with Entra ID (user delegation) lasts at most 7 days, shorter than sas-expiry',
+          {
+            fix: 'Use package-access: managed-identity (no SAS), pass storage-connection-string, or set sas-expiry to 7d or less',
+          },
+        );
       }
-      const key = await call('get a user delegation key', () => service.getUserDelegationKey(startsOn, expiresOn));
+      const key = await call('get a user delegation key', () =>
+        service.getUserDelegationKey(startsOn, expiresOn),
+      );
       return `${blob.url}?${generateBlobSASQueryParameters(values, key, access.accountName).toString()}`;
     },
 
@@ -207,10 +235,14 @@ export function createStorageApi(access: StorageAccess, deadline: Deadline, logg
       const packages = await listAppPackages(containerName, app, slot);
       const cutoff = Date.now() - maxAgeDays * 86_400_000;
       const protectedNames = new Set(protect);
-      const doomed = packages.filter((p, index) => !protectedNames.has(p.blobName) && (index >= keep || p.lastModified.getTime() < cutoff));
+      const doomed = packages.filter(
+        (p, index) => !protectedNames.has(p.blobName) && (index >= keep || p.lastModified.getTime() < cutoff),
+      );
       const c = await container(containerName);
       for (const p of doomed) {
-        await call(`delete the old package '${p.blobName}'`, () => c.deleteBlob(p.blobName, { deleteSnapshots: 'include' }));
+        await call(`delete the old package '${p.blobName}'`, () =>
+          c.deleteBlob(p.blobName, { deleteSnapshots: 'include' }),
+        );
       }
       return doomed.map((p) => p.blobName);
     },

@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Sandbox } from '../../sandbox/index.js';
+import {
+  appState,
+  artifactDocuments,
+  deploy,
+  expectNoSecrets,
+  functionAppZip,
+  functionNames,
+  sasSignature,
+  setSettings,
+  startE2ESandbox,
+  storeLegacyPackage,
+} from './helpers.js';
+import { nodeSettings, seed } from './seed.js';
+
+const PACKAGE = 'examples/hello-v3';
+const EXPECTED = ['HttpHello', 'TimerTick'];
+
+let sb: Sandbox;
+let legacyUrl: string;
+
+beforeAll(async () => {
+  sb = await startE2ESandbox(
+    seed({
+      'win-ep-conflict': { os: 'windows', sku: 'EP1' },
+      'lin-ded-conflict-fail': { os: 'linux', sku: 'P1v3' },
+      'lin-cons': { os: 'linux', sku: 'Y1' },
+      'win-cons': { os: 'windows', sku: 'Y1' },
+      'lin-ep': { os: 'linux', sku: 'EP2', settings: nodeSettings({ WEBSITE_RUN_FROM_PACKAGE: '1' }) },
+      'win-ded-url': { os: 'windows', sku: 'S1' },
+      'win-ep-slot': { os: 'windows', sku: 'EP1', slots: ['staging'] },
+    }),
+  );
+  legacyUrl = await storeLegacyPackage(
+    sb,
+    'legacy.zip',
+    await functionAppZip(['LegacyFn']),
+    new Date(Date.now() + 200 * 86_400_000),
+  );
+  for (const app of ['win-ep-conflict', 'lin-ded-conflict-fail', 'win-ded-url']) {
+    await setSettings(sb, app, nodeSettings({ WEBSITE_RUN_FROM_PACKAGE: legacyUrl }));
+  }
+});
+afterAll(async () => {
+  await sb?.stop();
+});
+
+describe('the seed conflict', () => {
+  it('zipdeploy on an app whose setting is a URL: backs it up, replaces it, deploys, functions live', async () => {
+    const before = await appState(sb, 'win-ep-conflict');
+    const run = await deploy(sb, {
+      'app-name': 'win-ep-conflict',
+      package: PACKAGE,
+      'deploy-mode': 'zipdeploy',
+    });
+    expect(run.code, run.visibleLog).toBe(0);
+    expect(run.outputs.mode).toBe('zipdeploy');
+    expect(run.outputs['mode-reason']).toMatch(/Conflict/);
+    expect(run.outputs['previous-package']).toContain('sig=REDACTED');
+    expect(run.outputs['kudu-deployment-id']).toMatch(/^[0-9a-f]{32}$/);
+    expect(JSON.parse(run.outputs.functions ?? '[]')).toEqual(EXPECTED);
+
+    const after = await appState(sb, 'win-ep-conflict');
+    expect(after.settings.WEBSITE_RUN_FROM_PACKAGE).toBe('1');
+    const { WEBSITE_RUN_FROM_PACKAGE: _a, ...othersAfter } = after.settings;
+    const { WEBSITE_RUN_FROM_PACKAGE: _b, ...othersBefore } = before.settings;
+    expect(othersAfter).toEqual(othersBefore);
+    expect(functionNames(after)).toEqual(EXPECTED);
+
+    const docs = await artifactDocuments(sb);
+    const backup = docs.get(run.outputs['backup-artifact-name'] ?? '');
+    expect(backup).toMatchObject({
+      schema: 'azure-functions-package-deploy/backup@1',
+      app: 'win-ep-conflict',
+      setting: 'WEBSITE_RUN_FROM_PACKAGE',
+      blob: { container: 'legacy', name: 'legacy.zip' },
+    });
+    expect(String(backup?.previousValue)).toContain('sig=REDACTED');
+    expect(run.outputs['backup-artifact-id']).toMatch(/^\d+$/);
+    const record = docs.get(run.outputs['record-artifact-name'] ?? '');
+    expect(record).toMatchObject({ outcome: 'succeeded', mode: 'zipdeploy', functionsListed: EXPECTED });
+    expect(run.summary).toMatch(/Conflict/);
+    expect(run.masked).toContain(sasSignature(legacyUrl));
+    await expectNoSecrets(sb, run, [sasSignature(legacyUrl)]);
+  });
+
+  it('on-conflict fail stops before any change, with the fix in the message', async () => {
+    const before = await appState(sb, 'lin-ded-conflict-fail');
+    const run = await deploy(sb, {
+      'app-name': 'lin-ded-conflict-fail',
+      package: PACKAGE,
+      'deploy-mode': 'zipdeploy',
+      'on-conflict': 'fail',
+    });
+    expect(run.code).not.toBe(0);
+    expect(run.visibleLog).toMatch(/::error::.*on-conflict is 'fail'.*backup-and-replace/);
+    const after = await appState(sb, 'lin-ded-conflict-fail');
+    expect(after.settings).toEqual(before.settings);
+    expect(after.events.length).toBe(before.events.length);
+    await expectNoSecrets(sb, run, [sasSignature(legacyUrl)]);
+  });
+});
+
+describe('modes across OS and plans', () => {
+  it('Linux Consumption: run-from-package with a read-only SAS URL, synced, restarted, verified', async () => {
+    const run = await deploy(sb, { 'app-name': 'lin-cons', package: PACKAGE, 'sas-expiry': '30d' });
+    expect(run.code, run.visibleLog).toBe(0);
+    expect(run.outputs.mode).toBe('run-from-package');
+    expect(run.outputs['package-url']).toMatch(/\/deployments\/.+\/lin-cons\.zip$/);
+    expect(run.outputs['package-url']).not.toContain('?');
+    expect(run.outputs['package-sha256']).toMatch(/^[0-9a-f]{64}$/);
+    expect(run.outputs['package-reused']).toBe('false');
+    const after = await appState(sb, 'lin-cons');
+    const value = after.settings.WEBSITE_RUN_FROM_PACKAGE ?? '';
+    expect(value).toMatch(/sp=r/);
+    expect(value).toMatch(/spr=https/);
+    expect(new Date(run.outputs['sas-expires-at'] ?? 0).getTime()).toBeGreaterThan(
+      Date.now() + 29 * 86_400_000,
+    );
+    expect(after.settings.APPINSIGHTS_CONNECTION).toBe('InstrumentationKey=keep-me');
+    expect(functionNames(after)).toEqual(EXPECTED);
+    expect(run.outputs['backup-artifact-name']).toBeUndefined();
+    expect(run.masked).toContain(sasSignature(value));
+    await expectNoSecrets(sb, run, [sasSignature(value)]);
+  });
+
+  it('Windows Consumption: auto picks zipdeploy and sets WEBSITE_RUN_FROM_PACKAGE=1', async () => {
+    const run = await deploy(sb, { 'app-name': 'win-cons', package: PACKAGE });
+    expect(run.code, run.visibleLog).toBe(0);
+    expect(run.outputs.mode).toBe('zipdeploy');
+    const after = await appState(sb, 'win-cons');
+    expect(after.settings.WEBSITE_RUN_FROM_PACKAGE).toBe('1');
+    expect(after.settings.AzureWebJobsStorage).toBeDefined();
+    expect(functionNames(after)).toEqual(EXPECTED);
+    await expectNoSecrets(sb, run, []);
+  });
+
+  it('Linux Elastic Premium with =1: zipdeploy keeps the setting', async () => {
+    const run = await deploy(sb, { 'app-name': 'lin-ep', package: PACKAGE });
+    expect(run.code, run.visibleLog).toBe(0);
+    expect(run.outputs.mode).toBe('zipdeploy');
+    expect(run.outputs['mode-reason']).toMatch(/=1 is kept/);
+    expect(functionNames(await appState(sb, 'lin-ep'))).toEqual(EXPECTED);
+  });
+
+  it('Windows Dedicated with a URL: auto keeps run-from-package and backs the old URL up', async () => {
+    const run = await deploy(sb, { 'app-name': 'win-ded-url', package: PACKAGE });
+    expect(run.code, run.visibleLog).toBe(0);
+    expect(run.outputs.mode).toBe('run-from-package');
+    expect(run.outputs['backup-artifact-name']).toMatch(/^afpd-backup-win-ded-url-/);
+    const after = await appState(sb, 'win-ded-url');
+    expect(after.settings.WEBSITE_RUN_FROM_PACKAGE).not.toBe(legacyUrl);
+    expect(functionNames(after)).toEqual(EXPECTED);
+    await expectNoSecrets(sb, run, [
+      sasSignature(legacyUrl),
+      sasSignature(after.settings.WEBSITE_RUN_FROM_PACKAGE),
+    ]);
+  });
+
+  it('a slot: deploys to the slot only', async () => {
+    const prodBefore = await appState(sb, 'win-ep-slot');
+    const run = await deploy(sb, {
+      'app-name': 'win-ep-slot',
+      'slot-name': 'staging',
+      package: PACKAGE,
+      'deploy-mode': 'run-from-package',
+    });
+    expect(run.code, run.visibleLog).toBe(0);
+    expect(run.outputs['package-url']).toMatch(/win-ep-slot-staging\.zip$/);
+    const slot = await appState(sb, 'win-ep-slot', 'staging');
+    expect(slot.settings.WEBSITE_RUN_FROM_PACKAGE).toMatch(/^https:/);
+    expect(slot.settings.SLOT_ONLY).toBe('staging');
+    expect(functionNames(slot)).toEqual(EXPECTED);
+    expect((await appState(sb, 'win-ep-slot')).settings).toEqual(prodBefore.settings);
+  });
+});

@@ -1,0 +1,197 @@
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Sandbox } from '../../sandbox/index.js';
+import {
+  appState,
+  artifactDocuments,
+  blobService,
+  control,
+  deploy,
+  expectNoSecrets,
+  functionAppZip,
+  functionNames,
+  sasSignature,
+  setSettings,
+  startE2ESandbox,
+  storeLegacyPackage,
+} from './helpers.js';
+import { nodeSettings, seed } from './seed.js';
+
+const PACKAGE = 'examples/hello-v3';
+const EXPECTED = ['HttpHello', 'TimerTick'];
+
+let sb: Sandbox;
+let legacyUrl: string;
+
+const identitySettings = (extra: Record<string, string> = {}) => {
+  const { AzureWebJobsStorage: _drop, ...rest } = nodeSettings();
+  return { ...rest, AzureWebJobsStorage__blobServiceUri: '${AZURITE_BLOB_ENDPOINT}', ...extra };
+};
+
+beforeAll(async () => {
+  sb = await startE2ESandbox(
+    seed({
+      'lin-cons-reuse': { os: 'linux', sku: 'Y1' },
+      'lin-cons-mi': { os: 'linux', sku: 'Y1', settings: identitySettings() },
+      'lin-cons-badmi': { os: 'linux', sku: 'Y1' },
+      'win-ep-dry': { os: 'windows', sku: 'EP1' },
+      'win-ep-race': { os: 'windows', sku: 'EP1' },
+      'win-ep-lock': { os: 'windows', sku: 'EP1' },
+      'win-ep-kudufail': { os: 'windows', sku: 'EP1' },
+      'win-ep-noartifacts': { os: 'windows', sku: 'EP1' },
+    }),
+  );
+  legacyUrl = await storeLegacyPackage(
+    sb,
+    'legacy.zip',
+    await functionAppZip(['LegacyFn']),
+    new Date(Date.now() + 20 * 86_400_000),
+  );
+  for (const app of [
+    'lin-cons-badmi',
+    'win-ep-dry',
+    'win-ep-race',
+    'win-ep-kudufail',
+    'win-ep-noartifacts',
+  ]) {
+    await setSettings(sb, app, nodeSettings({ WEBSITE_RUN_FROM_PACKAGE: legacyUrl }));
+  }
+});
+afterAll(async () => {
+  await sb?.stop();
+});
+
+describe('safety', () => {
+  it('an unchanged package is not uploaded twice', async () => {
+    const first = await deploy(sb, { 'app-name': 'lin-cons-reuse', package: PACKAGE });
+    expect(first.code, first.visibleLog).toBe(0);
+    const second = await deploy(sb, { 'app-name': 'lin-cons-reuse', package: PACKAGE });
+    expect(second.code, second.visibleLog).toBe(0);
+    expect(second.outputs['package-reused']).toBe('true');
+    expect(second.outputs['package-sha256']).toBe(first.outputs['package-sha256']);
+    expect(second.outputs['package-url']).toBe(first.outputs['package-url']);
+    const blobs: string[] = [];
+    for await (const b of blobService(sb).getContainerClient('deployments').listBlobsFlat()) {
+      if (b.name.endsWith('lin-cons-reuse.zip')) blobs.push(b.name);
+    }
+    expect(blobs).toHaveLength(1);
+    expect(functionNames(await appState(sb, 'lin-cons-reuse'))).toEqual(EXPECTED);
+  });
+
+  it('managed identity: plain URL plus the identity setting, uploaded with Entra ID', async () => {
+    const run = await deploy(sb, {
+      'app-name': 'lin-cons-mi',
+      package: PACKAGE,
+      'package-access': 'managed-identity',
+    });
+    expect(run.code, run.visibleLog).toBe(0);
+    const after = await appState(sb, 'lin-cons-mi');
+    expect(after.settings.WEBSITE_RUN_FROM_PACKAGE).toBe(run.outputs['package-url']);
+    expect(after.settings.WEBSITE_RUN_FROM_PACKAGE).not.toContain('?');
+    expect(after.settings.WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID).toBe('SystemAssigned');
+    expect(run.outputs['sas-expires-at']).toBeUndefined();
+    expect(functionNames(after)).toEqual(EXPECTED);
+    await expectNoSecrets(sb, run, []);
+  });
+
+  it('dry-run inspects and plans, changes nothing', async () => {
+    const before = await appState(sb, 'win-ep-dry');
+    const run = await deploy(sb, {
+      'app-name': 'win-ep-dry',
+      package: PACKAGE,
+      'deploy-mode': 'zipdeploy',
+      'dry-run': 'true',
+    });
+    expect(run.code, run.visibleLog).toBe(0);
+    expect(run.outputs.mode).toBe('zipdeploy');
+    expect(run.outputs['mode-reason']).toMatch(/Conflict.*dry-run/s);
+    expect(run.summary).toContain('dry run, nothing changed');
+    const after = await appState(sb, 'win-ep-dry');
+    expect(after.settings).toEqual(before.settings);
+    expect(after.events).toEqual(before.events);
+    expect([...(await artifactDocuments(sb)).keys()].some((n) => n.includes('win-ep-dry'))).toBe(false);
+  });
+
+  it('verification failing (the platform cannot read the package) restores the previous setting', async () => {
+    const before = await appState(sb, 'lin-cons-badmi');
+    const run = await deploy(sb, {
+      'app-name': 'lin-cons-badmi',
+      package: PACKAGE,
+      'package-access': 'managed-identity',
+      'managed-identity-resource-id':
+        '/subscriptions/x/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/not-assigned',
+      timeout: '8s',
+    });
+    expect(run.code).not.toBe(0);
+    expect(run.visibleLog).toMatch(/not listed before the timeout; the platform said: .*not-assigned/);
+    expect(run.visibleLog).toMatch(/Rolled back WEBSITE_RUN_FROM_PACKAGE/);
+    const after = await appState(sb, 'lin-cons-badmi');
+    expect(after.settings).toEqual(before.settings);
+    expect(functionNames(after)).toEqual(['LegacyFn']);
+    const record = (await artifactDocuments(sb)).get(run.outputs['record-artifact-name'] ?? '');
+    expect(record).toMatchObject({ outcome: 'rolled-back' });
+    await expectNoSecrets(sb, run, [sasSignature(legacyUrl)]);
+  });
+
+  it('a Kudu deployment that fails prints its log and restores the URL', async () => {
+    await control(sb, '/apps/win-ep-kudufail/kudu', 'POST', {
+      failNextDeployment: 'npm ERR! build step exploded',
+    });
+    const run = await deploy(sb, {
+      'app-name': 'win-ep-kudufail',
+      package: PACKAGE,
+      'deploy-mode': 'zipdeploy',
+    });
+    expect(run.code).not.toBe(0);
+    expect(run.visibleLog).toContain('build step exploded');
+    const after = await appState(sb, 'win-ep-kudufail');
+    expect(after.settings.WEBSITE_RUN_FROM_PACKAGE).toBe(legacyUrl);
+    expect(run.outputs['backup-artifact-name']).toBeDefined();
+  });
+
+  it('a setting changed by someone else between inspection and write: stop without writing', async () => {
+    const other = `${legacyUrl.split('?')[0]}-other.zip`;
+    await control(sb, '/faults', 'POST', {
+      route: 'arm.appsettings.list',
+      app: 'win-ep-race',
+      skip: 1,
+      count: 1,
+      setSettings: nodeSettings({ WEBSITE_RUN_FROM_PACKAGE: other }),
+    });
+    const run = await deploy(sb, { 'app-name': 'win-ep-race', package: PACKAGE, 'deploy-mode': 'zipdeploy' });
+    expect(run.code).not.toBe(0);
+    expect(run.visibleLog).toMatch(/changed on win-ep-race since it was inspected.*Nothing was written/);
+    const after = await appState(sb, 'win-ep-race');
+    expect(after.settings.WEBSITE_RUN_FROM_PACKAGE).toBe(other);
+    expect(after.events.filter((e) => /settings-put|zipdeploy/.test(JSON.stringify(e)))).toEqual([]);
+  });
+
+  it('a 409 deployment lock that clears: zipdeploy is retried and succeeds', async () => {
+    await control(sb, '/apps/win-ep-lock/kudu', 'POST', { lockHeldMs: 2500 });
+    const run = await deploy(sb, { 'app-name': 'win-ep-lock', package: PACKAGE });
+    expect(run.code, run.visibleLog).toBe(0);
+    expect(run.visibleLog).toMatch(/zipdeploy: .*409.*retrying/);
+    expect(functionNames(await appState(sb, 'win-ep-lock'))).toEqual(EXPECTED);
+  });
+
+  it('the artifact service down: the backup cannot be stored, nothing changes', async () => {
+    const closedPort = await new Promise<number>((resolve) => {
+      const server = createServer();
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    const before = await appState(sb, 'win-ep-noartifacts');
+    const run = await deploy(
+      sb,
+      { 'app-name': 'win-ep-noartifacts', package: PACKAGE, 'deploy-mode': 'zipdeploy' },
+      { ACTIONS_RESULTS_URL: `https://127.0.0.1:${closedPort}` },
+    );
+    expect(run.code).not.toBe(0);
+    expect(run.visibleLog).toMatch(/Failed to back up the current package setting \(nothing was changed\)/);
+    const after = await appState(sb, 'win-ep-noartifacts');
+    expect(after.settings).toEqual(before.settings);
+    expect(after.events).toEqual(before.events);
+  }, 90_000);
+});

@@ -1,0 +1,175 @@
+import {
+  BlobSASPermissions,
+  BlobServiceClient,
+  generateBlobSASQueryParameters,
+  SASProtocol,
+  StorageSharedKeyCredential,
+} from '@azure/storage-blob';
+import JSZip from 'jszip';
+import { expect } from 'vitest';
+import { AZURITE_ACCOUNT, AZURITE_KEY } from '../../sandbox/azurite.js';
+import { type Sandbox, startSandbox } from '../../sandbox/index.js';
+import { type ActionRun, runAction } from '../../sandbox/run-action.js';
+
+export const ROOT = new URL('../..', import.meta.url).pathname;
+
+export async function startE2ESandbox(seed: unknown): Promise<Sandbox> {
+  const certDir = process.env.SANDBOX_CERT_DIR;
+  return startSandbox(certDir ? { seed, certDir } : { seed });
+}
+
+export async function control<T = unknown>(
+  sb: Sandbox,
+  path: string,
+  method = 'GET',
+  body?: unknown,
+): Promise<T> {
+  const response = await fetch(`${sb.appService.controlUrl}${path}`, {
+    method,
+    ...(body === undefined
+      ? {}
+      : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`control ${method} ${path}: ${response.status} ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+export interface AppView {
+  settings: Record<string, string>;
+  events: { type?: string; kind?: string; detail?: string }[];
+  functions: { name: string }[] | string[];
+  hostError?: string | null;
+  [key: string]: unknown;
+}
+
+export function appState(sb: Sandbox, app: string, slot?: string): Promise<AppView> {
+  return control<AppView>(sb, `/apps/${app}${slot ? `?slot=${slot}` : ''}`);
+}
+
+export function functionNames(view: AppView): string[] {
+  return (view.functions as (string | { name: string })[])
+    .map((f) => (typeof f === 'string' ? f : f.name))
+    .sort();
+}
+
+export function setSettings(
+  sb: Sandbox,
+  app: string,
+  settings: Record<string, string>,
+  slot?: string,
+): Promise<unknown> {
+  return control(sb, `/apps/${app}/settings${slot ? `?slot=${slot}` : ''}`, 'PUT', settings);
+}
+
+export function deploy(
+  sb: Sandbox,
+  inputs: Record<string, string>,
+  extraEnv: Record<string, string> = {},
+): Promise<ActionRun> {
+  return runAction({ inputs: { timeout: '60s', ...inputs }, env: sb.env, workspace: ROOT, extraEnv });
+}
+
+export function blobService(sb: Sandbox): BlobServiceClient {
+  return BlobServiceClient.fromConnectionString(sb.azurite.connectionString);
+}
+
+/** Uploads a zip to Azurite and returns a read SAS URL for it (what an earlier deploy would have left). */
+export async function storeLegacyPackage(
+  sb: Sandbox,
+  name: string,
+  zip: Buffer,
+  expiresOn: Date,
+): Promise<string> {
+  const container = blobService(sb).getContainerClient('legacy');
+  await container.createIfNotExists();
+  const blob = container.getBlockBlobClient(name);
+  await blob.uploadData(zip, { blobHTTPHeaders: { blobContentType: 'application/zip' } });
+  const sas = generateBlobSASQueryParameters(
+    {
+      containerName: 'legacy',
+      blobName: name,
+      permissions: BlobSASPermissions.parse('r'),
+      protocol: SASProtocol.Https,
+      startsOn: new Date(Date.now() - 3600_000),
+      expiresOn,
+    },
+    new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
+  );
+  return `${blob.url}?${sas.toString()}`;
+}
+
+export async function functionAppZip(functions: string[]): Promise<Buffer> {
+  const zip = new JSZip();
+  zip.file('host.json', JSON.stringify({ version: '2.0' }));
+  for (const f of functions) {
+    zip.file(
+      `${f}/function.json`,
+      JSON.stringify({
+        bindings: [
+          { type: 'httpTrigger', direction: 'in', name: 'req', authLevel: 'function' },
+          { type: 'http', direction: 'out', name: 'res' },
+        ],
+      }),
+    );
+    zip.file(`${f}/index.js`, 'module.exports = async () => ({ body: "ok" });');
+  }
+  return zip.generateAsync({ type: 'nodebuffer' });
+}
+
+/** Every artifact the fake service stored, as parsed JSON documents by artifact name. */
+export async function artifactDocuments(sb: Sandbox): Promise<Map<string, Record<string, unknown>>> {
+  const docs = new Map<string, Record<string, unknown>>();
+  const service = blobService(sb);
+  for (const art of sb.artifacts.stored()) {
+    if (!art.finalized) continue;
+    const bytes = await service
+      .getContainerClient(art.container)
+      .getBlobClient(art.blobName)
+      .downloadToBuffer();
+    const zip = await JSZip.loadAsync(bytes);
+    const file = Object.values(zip.files).find((f) => !f.dir);
+    if (file) docs.set(art.name, JSON.parse(await file.async('string')) as Record<string, unknown>);
+  }
+  return docs;
+}
+
+/** Raw text of every artifact and every JSON blob in storage, for the secret scan. */
+export async function storedTexts(sb: Sandbox): Promise<string[]> {
+  const texts = [...(await artifactDocuments(sb)).values()].map((d) => JSON.stringify(d));
+  const service = blobService(sb);
+  for await (const container of service.listContainers()) {
+    const c = service.getContainerClient(container.name);
+    for await (const blob of c.listBlobsFlat({ includeMetadata: true })) {
+      texts.push(JSON.stringify(blob.metadata ?? {}));
+      if (blob.name.endsWith('.json'))
+        texts.push((await c.getBlobClient(blob.name).downloadToBuffer()).toString('utf8'));
+    }
+  }
+  return texts;
+}
+
+export function sasSignature(url: string | undefined): string | undefined {
+  const m = url ? /[?&]sig=([^&]+)/.exec(url) : null;
+  return m?.[1] ? decodeURIComponent(m[1]) : undefined;
+}
+
+/** No secret on any surface: the visible log, outputs, summary, artifacts and stored JSON. */
+export async function expectNoSecrets(
+  sb: Sandbox,
+  run: ActionRun,
+  secrets: (string | undefined)[],
+): Promise<void> {
+  const surfaces = [run.visibleLog, JSON.stringify(run.outputs), run.summary, ...(await storedTexts(sb))];
+  const all = surfaces.join('\n');
+  for (const secret of secrets) {
+    if (!secret) continue;
+    for (const form of new Set([secret, encodeURIComponent(secret)])) {
+      expect(all.includes(form), `a secret (${form.slice(0, 4)}…) leaked`).toBe(false);
+    }
+  }
+  // No bearer token of any kind.
+  expect(all).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}/);
+  // Azurite's account key stands in for a real storage key.
+  expect(all).not.toContain(AZURITE_KEY);
+}

@@ -1,0 +1,42 @@
+/** Apps for the end-to-end runs; each test uses its own app so tests do not see each other's state. */
+const common = {
+  resourceGroup: 'rg-e2e',
+  location: 'East US',
+  state: 'Running',
+  basicAuthAllowed: true,
+  identities: ['SystemAssigned'],
+};
+const nodeSettings = (extra: Record<string, string> = {}) => ({
+  FUNCTIONS_WORKER_RUNTIME: 'node',
+  FUNCTIONS_EXTENSION_VERSION: '~4',
+  AzureWebJobsStorage: '${AZURITE_CONNECTION_STRING}',
+  APPINSIGHTS_CONNECTION: 'InstrumentationKey=keep-me',
+  ...extra,
+});
+
+export function seed(
+  apps: Record<
+    string,
+    {
+      os: 'windows' | 'linux';
+      sku: string;
+      settings?: Record<string, string>;
+      slots?: string[];
+      linuxFx?: string;
+    }
+  >,
+) {
+  return {
+    apps: Object.entries(apps).map(([name, a]) => ({
+      ...common,
+      name,
+      os: a.os,
+      plan: { name: `plan-${name}`, sku: a.sku },
+      linuxFxVersion: a.os === 'linux' ? (a.linuxFx ?? 'Node|20') : '',
+      settings: a.settings ?? nodeSettings(),
+      slots: (a.slots ?? []).map((slot) => ({ name: slot, settings: nodeSettings({ SLOT_ONLY: slot }) })),
+    })),
+  };
+}
+
+export { nodeSettings };
