@@ -1,6 +1,6 @@
 import { run } from './main.js';
 
-// `open` is dynamically imported by @azure/identity; a static re-export keeps ncc to one chunk and a complete licence file.
+// `open` is imported dynamically by @azure/identity; a static re-export keeps it out of a chunk of its own.
 export { default as __bundleOpen } from 'open';
 
 await run();

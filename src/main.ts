@@ -176,6 +176,11 @@ async function deploy(inputs: ActionInputs, result: DeployResult, services: Serv
     `Package: ${pkg.fileCount} files, ${pkg.size} bytes, sha256 ${pkg.sha256}, functions: ${pkg.functions.join(', ') || '(none found)'}`,
   );
 
+  const storage =
+    plan.mode === 'run-from-package'
+      ? resolveStorage(inputs, settings, credential, deadline, logger)
+      : undefined;
+
   // Back up before any write; if it cannot be stored, stop with nothing changed.
   if (plan.backup && previous !== undefined) {
     const name = artifactName('backup', target, deploymentId);
@@ -215,6 +220,7 @@ async function deploy(inputs: ActionInputs, result: DeployResult, services: Serv
     credential,
     armScope,
     siteScmHost: site.scmHost,
+    storage,
   };
   let outcome: RecordDocument['outcome'] = 'succeeded';
   let afterValue: string | undefined;
@@ -271,6 +277,8 @@ interface DeployContext {
   credential: MaskedCliCredential;
   armScope: string;
   siteScmHost: string | undefined;
+  /** Set in run-from-package mode. */
+  storage: StorageApi | undefined;
   /** Set once anything was written to the app (the point of no return). */
   wrote?: boolean;
 }
@@ -310,8 +318,14 @@ function warnIfExpiring(result: DeployResult, url: string | undefined, what: str
   }
 }
 
-async function resolveStorage(c: DeployContext): Promise<StorageApi> {
-  const { inputs, settings } = c;
+/** Chooses how to reach the package storage; no network call, so it runs before the backup. */
+function resolveStorage(
+  inputs: ActionInputs,
+  settings: Record<string, string>,
+  credential: MaskedCliCredential,
+  deadline: Deadline,
+  logger: Logger,
+): StorageApi {
   let access: StorageAccess | undefined;
   const fromInput = inputs.storageConnectionString
     ? parseConnectionString(inputs.storageConnectionString)
@@ -349,14 +363,14 @@ async function resolveStorage(c: DeployContext): Promise<StorageApi> {
         },
       );
     }
-    access = { kind: 'entra', ...endpoint, credential: c.credential };
+    access = { kind: 'entra', ...endpoint, credential };
   }
-  return createStorageApi(access, c.deadline, c.services.logger);
+  return createStorageApi(access, deadline, logger);
 }
 
 async function runFromPackage(c: DeployContext): Promise<string> {
   const { inputs, result, ref, pkg } = c;
-  const storage = await resolveStorage(c);
+  const storage = c.storage!;
   const blobName = `${result.deploymentId}/${ref.name}${ref.slot ? `-${ref.slot}` : ''}.zip`;
   const container = inputs.storageContainer;
 

@@ -7,8 +7,8 @@ import {
   expectNoSecrets,
   functionAppZip,
   functionNames,
+  patchSettings,
   sasSignature,
-  setSettings,
   startE2ESandbox,
   storeLegacyPackage,
 } from './helpers.js';
@@ -39,7 +39,7 @@ beforeAll(async () => {
     new Date(Date.now() + 200 * 86_400_000),
   );
   for (const app of ['win-ep-conflict', 'lin-ded-conflict-fail', 'win-ded-url']) {
-    await setSettings(sb, app, nodeSettings({ WEBSITE_RUN_FROM_PACKAGE: legacyUrl }));
+    await patchSettings(sb, app, { WEBSITE_RUN_FROM_PACKAGE: legacyUrl });
   }
 });
 afterAll(async () => {

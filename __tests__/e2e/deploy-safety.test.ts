@@ -10,8 +10,8 @@ import {
   expectNoSecrets,
   functionAppZip,
   functionNames,
+  patchSettings,
   sasSignature,
-  setSettings,
   startE2ESandbox,
   storeLegacyPackage,
 } from './helpers.js';
@@ -54,7 +54,7 @@ beforeAll(async () => {
     'win-ep-kudufail',
     'win-ep-noartifacts',
   ]) {
-    await setSettings(sb, app, nodeSettings({ WEBSITE_RUN_FROM_PACKAGE: legacyUrl }));
+    await patchSettings(sb, app, { WEBSITE_RUN_FROM_PACKAGE: legacyUrl });
   }
 });
 afterAll(async () => {
@@ -151,12 +151,13 @@ describe('safety', () => {
 
   it('a setting changed by someone else between inspection and write: stop without writing', async () => {
     const other = `${legacyUrl.split('?')[0]}-other.zip`;
+    const current = (await appState(sb, 'win-ep-race')).settings;
     await control(sb, '/faults', 'POST', {
       route: 'arm.appsettings.list',
       app: 'win-ep-race',
       skip: 1,
       count: 1,
-      setSettings: nodeSettings({ WEBSITE_RUN_FROM_PACKAGE: other }),
+      setSettings: { ...current, WEBSITE_RUN_FROM_PACKAGE: other },
     });
     const run = await deploy(sb, { 'app-name': 'win-ep-race', package: PACKAGE, 'deploy-mode': 'zipdeploy' });
     expect(run.code).not.toBe(0);

@@ -62,6 +62,17 @@ export function setSettings(
   return control(sb, `/apps/${app}/settings${slot ? `?slot=${slot}` : ''}`, 'PUT', settings);
 }
 
+/** Changes some settings behind the action's back, keeping the rest (as the portal would). */
+export async function patchSettings(
+  sb: Sandbox,
+  app: string,
+  patch: Record<string, string>,
+  slot?: string,
+): Promise<void> {
+  const current = await appState(sb, app, slot);
+  await setSettings(sb, app, { ...current.settings, ...patch }, slot);
+}
+
 export function deploy(
   sb: Sandbox,
   inputs: Record<string, string>,
