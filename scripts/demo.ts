@@ -12,6 +12,7 @@ import JSZip from 'jszip';
 import { AZURITE_ACCOUNT, AZURITE_KEY } from '../sandbox/azurite.js';
 import { EXAMPLE_APPS, readSeedFile, type Sandbox, startSandbox } from '../sandbox/index.js';
 import { type ActionRun, runAction } from '../sandbox/run-action.js';
+import { mintToken } from '../sandbox/tokens.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
@@ -71,15 +72,15 @@ async function control(
 
 function show(title: string, run: ActionRun): void {
   console.log(`\n${bold(`── ${title}: exit code ${run.code} ──`)}`);
-  console.log(bold('Log (last lines):'));
-  console.log(
-    run.visibleLog
-      .trim()
-      .split('\n')
-      .slice(-14)
-      .map((l) => `  ${l}`)
-      .join('\n'),
-  );
+  console.log(bold("Log (the action's own lines):"));
+  const lines = run.visibleLog
+    .split('\n')
+    .filter((l) =>
+      /^(Inspected|plan:|Package|Backed up|WEBSITE_|Kudu|Verified|A package|Rolled|::(warning|error|notice))/.test(
+        l,
+      ),
+    );
+  console.log(lines.map((l) => `  ${l}`).join('\n'));
   console.log(bold('Outputs:'));
   for (const [k, v] of Object.entries(run.outputs))
     console.log(`  ${k.padEnd(22)} ${v.length > 160 ? `${v.slice(0, 157)}...` : v}`);
@@ -95,7 +96,7 @@ function show(title: string, run: ActionRun): void {
 
 const seed = readSeedFile(EXAMPLE_APPS) as { apps: SeedApp[] };
 const conflictApp = seed.apps.find(
-  (a) => a.os === 'windows' && /^https?:/i.test(a.settings?.WEBSITE_RUN_FROM_PACKAGE ?? ''),
+  (a) => a.os === 'windows' && /^(https?:|\$\{)/i.test(a.settings?.WEBSITE_RUN_FROM_PACKAGE ?? ''),
 );
 const linuxConsumption = seed.apps.find((a) => a.os === 'linux' && /^Y1$/i.test(a.plan.sku));
 if (!conflictApp || !linuxConsumption)
@@ -115,6 +116,18 @@ try {
     ...(state.settings as Record<string, string>),
     WEBSITE_RUN_FROM_PACKAGE: await legacyPackageUrl(sb),
   });
+
+  // What a plain zipdeploy (the official action's path) meets on that app: Kudu's 409.
+  const kuduUrl = sb.appService.kuduUrl(conflictApp.name);
+  const token = mintToken({ audience: 'https://management.azure.com/', tenantId: sb.tenantId });
+  const refused = await fetch(`${kuduUrl}/api/zipdeploy?isAsync=true`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/zip' },
+    body: new Uint8Array(await new JSZip().file('host.json', '{}').generateAsync({ type: 'uint8array' })),
+  });
+  console.log(
+    `\n${bold(`── A plain zipdeploy to ${conflictApp.name} is refused: HTTP ${refused.status} ──`)}\n  ${await refused.text()}`,
+  );
 
   const runs: [string, string, Record<string, string>][] = [
     [

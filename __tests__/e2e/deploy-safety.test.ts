@@ -11,6 +11,7 @@ import {
   functionAppZip,
   functionNames,
   patchSettings,
+  publishingCredentials,
   sasSignature,
   startE2ESandbox,
   storeLegacyPackage,
@@ -39,6 +40,12 @@ beforeAll(async () => {
       'win-ep-lock': { os: 'windows', sku: 'EP1' },
       'win-ep-kudufail': { os: 'windows', sku: 'EP1' },
       'win-ep-noartifacts': { os: 'windows', sku: 'EP1' },
+      'lin-cons-throttled': { os: 'linux', sku: 'Y1' },
+      'win-ep-profile': {
+        os: 'windows',
+        sku: 'EP1',
+        settings: nodeSettings({ WEBSITE_RUN_FROM_PACKAGE: '1' }),
+      },
     }),
   );
   legacyUrl = await storeLegacyPackage(
@@ -144,6 +151,10 @@ describe('safety', () => {
     });
     expect(run.code).not.toBe(0);
     expect(run.visibleLog).toContain('build step exploded');
+    // The URL put back expires within 30 days: said as a warning annotation.
+    expect(run.visibleLog).toMatch(
+      /::warning::The current package URL has a SAS that expires on .* \(in 2\d days\)/,
+    );
     const after = await appState(sb, 'win-ep-kudufail');
     expect(after.settings.WEBSITE_RUN_FROM_PACKAGE).toBe(legacyUrl);
     expect(run.outputs['backup-artifact-name']).toBeDefined();
@@ -195,4 +206,35 @@ describe('safety', () => {
     expect(after.settings).toEqual(before.settings);
     expect(after.events).toEqual(before.events);
   }, 90_000);
+
+  it('throttled ARM calls (429 with Retry-After) are retried and the deploy completes', async () => {
+    await control(sb, '/faults', 'POST', {
+      route: 'arm.appsettings.put',
+      app: 'lin-cons-throttled',
+      status: 429,
+      retryAfter: 1,
+      count: 2,
+    });
+    const run = await deploy(sb, { 'app-name': 'lin-cons-throttled', package: PACKAGE });
+    expect(run.code, run.visibleLog).toBe(0);
+    expect(run.visibleLog).toMatch(/Retrying 'update the app settings of lin-cons-throttled.*' in \d+ ms/);
+    expect(functionNames(await appState(sb, 'lin-cons-throttled'))).toEqual(EXPECTED);
+  });
+
+  it('a publish profile deploys by zipdeploy with basic auth, without ARM, and never shows the password', async () => {
+    const { kuduUrl, password } = await publishingCredentials(sb, 'win-ep-profile');
+    const host = new URL(kuduUrl).host;
+    const profile = `<publishData><publishProfile profileName="win-ep-profile - Zip Deploy" publishMethod="ZipDeploy" publishUrl="${host}" userName="$win-ep-profile" userPWD="${password}" msdeploySite="win-ep-profile" /></publishData>`;
+    const run = await deploy(
+      sb,
+      { 'app-name': 'win-ep-profile', package: PACKAGE, 'publish-profile': profile },
+      { AZ_SANDBOX_CONFIG: '/nonexistent' },
+    );
+    expect(run.code, run.visibleLog).toBe(0);
+    expect(run.outputs.mode).toBe('zipdeploy');
+    expect(run.outputs['kudu-deployment-id']).toMatch(/^[0-9a-f]{32}$/);
+    expect(run.masked).toContain(password);
+    expect(functionNames(await appState(sb, 'win-ep-profile'))).toEqual(EXPECTED);
+    await expectNoSecrets(sb, run, [password]);
+  });
 });

@@ -10,6 +10,7 @@ import { expect } from 'vitest';
 import { AZURITE_ACCOUNT, AZURITE_KEY } from '../../sandbox/azurite.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { type ActionRun, runAction } from '../../sandbox/run-action.js';
+import { mintToken } from '../../sandbox/tokens.js';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -71,6 +72,21 @@ export async function patchSettings(
 ): Promise<void> {
   const current = await appState(sb, app, slot);
   await setSettings(sb, app, { ...current.settings, ...patch }, slot);
+}
+
+/** The app's Kudu origin and publishing password, read through ARM as the portal's "Get publish profile" does. */
+export async function publishingCredentials(
+  sb: Sandbox,
+  app: string,
+): Promise<{ kuduUrl: string; password: string }> {
+  const token = mintToken({ audience: 'https://management.azure.com/', tenantId: sb.tenantId });
+  const site = `${sb.appService.armEndpoint}/subscriptions/${sb.subscriptionId}/resourceGroups/rg-e2e/providers/Microsoft.Web/sites/${app}`;
+  const response = await fetch(`${site}/config/publishingcredentials/list?api-version=2024-11-01`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const body = (await response.json()) as { properties: { publishingPassword: string } };
+  return { kuduUrl: sb.appService.kuduUrl(app), password: body.properties.publishingPassword };
 }
 
 export function deploy(
