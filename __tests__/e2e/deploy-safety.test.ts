@@ -41,6 +41,7 @@ beforeAll(async () => {
       'win-ep-kudufail': { os: 'windows', sku: 'EP1' },
       'win-ep-noartifacts': { os: 'windows', sku: 'EP1' },
       'lin-cons-throttled': { os: 'linux', sku: 'Y1' },
+      'lin-cons-broken': { os: 'linux', sku: 'Y1' },
       'win-ep-profile': {
         os: 'windows',
         sku: 'EP1',
@@ -236,5 +237,38 @@ describe('safety', () => {
     expect(run.masked).toContain(password);
     expect(functionNames(await appState(sb, 'win-ep-profile'))).toEqual(EXPECTED);
     await expectNoSecrets(sb, run, [password]);
+  });
+
+  it('a broken package (a stored blob corrupted under the same sha256 label) fails verification and is rolled back', async () => {
+    // The first deploy stores the package; then its bytes are corrupted in place, keeping length and metadata.
+    const first = await deploy(sb, { 'app-name': 'lin-cons-broken', package: PACKAGE });
+    expect(first.code, first.visibleLog).toBe(0);
+    const before = await appState(sb, 'lin-cons-broken');
+    const blobName = (first.outputs['package-url'] ?? '').split('/deployments/')[1] ?? '';
+    const blob = blobService(sb)
+      .getContainerClient('deployments')
+      .getBlockBlobClient(decodeURIComponent(blobName));
+    const props = await blob.getProperties();
+    await blob.uploadData(Buffer.alloc(props.contentLength ?? 0, 0x42), {
+      metadata: props.metadata ?? {},
+      blobHTTPHeaders: { blobContentType: 'application/zip' },
+    });
+    await patchSettings(sb, 'lin-cons-broken', {
+      WEBSITE_RUN_FROM_PACKAGE: before.settings.WEBSITE_RUN_FROM_PACKAGE ?? '',
+      KEEP: 'me',
+    });
+    const good = (await appState(sb, 'lin-cons-broken')).settings;
+
+    const run = await deploy(sb, {
+      'app-name': 'lin-cons-broken',
+      package: PACKAGE,
+      'deploy-mode': 'run-from-package',
+      timeout: '8s',
+    });
+    expect(run.code).not.toBe(0);
+    expect(run.visibleLog).toMatch(/platform said: .*not a valid zip/);
+    const after = await appState(sb, 'lin-cons-broken');
+    expect(after.settings).toEqual(good);
+    expect(run.outputs['package-reused']).toBe('true');
   });
 });
