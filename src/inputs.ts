@@ -259,6 +259,17 @@ export function getInputs(read: InputReader): ActionInputs {
       },
     );
   }
+  const rollbackTo = optional(read(Inputs.RollbackTo));
+  if (rollbackTo && (publishProfile || deployMode === 'zipdeploy')) {
+    throw new InputError(`Input '${Inputs.RollbackTo}' redeploys a stored package by run-from-package`, {
+      fix: "Use it with azure/login (not publish-profile) and deploy-mode 'auto' or 'run-from-package'",
+    });
+  }
+  if (rollbackTo && !DEPLOYMENT_ID.test(rollbackTo) && !/^https:\/\//i.test(rollbackTo)) {
+    throw new InputError(`Input '${Inputs.RollbackTo}' must be a deployment id or an https package URL`, {
+      fix: 'Use the deployment-id output of the run to go back to',
+    });
+  }
   const storageAccount = optional(read(Inputs.StorageAccount));
   if (storageAccount && !/^[a-z0-9]{3,24}$/.test(storageAccount) && !/^https:\/\//i.test(storageAccount)) {
     throw new InputError(
@@ -310,7 +321,7 @@ export function getInputs(read: InputReader): ActionInputs {
     syncTriggers: bool(read(Inputs.SyncTriggers), Inputs.SyncTriggers, true),
     verify: bool(read(Inputs.Verify), Inputs.Verify, true),
     rollbackOnFailure: bool(read(Inputs.RollbackOnFailure), Inputs.RollbackOnFailure, true),
-    rollbackTo: optional(read(Inputs.RollbackTo)),
+    rollbackTo,
     retainPackages: int(read(Inputs.RetainPackages), Inputs.RetainPackages, 10, 1, 1000),
     retainDays: int(read(Inputs.RetainDays), Inputs.RetainDays, 90, 1, 36500),
     dryRun: bool(read(Inputs.DryRun), Inputs.DryRun, false),

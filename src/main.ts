@@ -11,6 +11,7 @@ import {
   parseConnectionString,
   type StorageAccess,
   type StorageApi,
+  type StoredPackage,
 } from './azure/storage.js';
 import {
   type ArtifactStore,
@@ -84,6 +85,7 @@ export async function run(services: Partial<Services> = {}): Promise<void> {
     // Secrets are masked before the first call that could print them.
     if (inputs.storageConnectionString) maskValue(inputs.storageConnectionString);
     if (inputs.publishProfile) core.setSecret(inputs.publishProfile.password);
+    maskValue(inputs.rollbackTo);
     result = {
       ...emptyResult(inputs.appName),
       slot: inputs.slot,
@@ -157,7 +159,18 @@ async function deploy(inputs: ActionInputs, result: DeployResult, services: Serv
   warnIfExpiring(result, previous, 'The current package URL', services.now());
 
   // Plan.
-  const plan = planDeployment(inputs, { siteSku: site.sku, kind: site.kind, settings });
+  const plan = planDeployment(inputs.rollbackTo ? { ...inputs, deployMode: 'run-from-package' } : inputs, {
+    siteSku: site.sku,
+    kind: site.kind,
+    settings,
+  });
+  if (inputs.rollbackTo) {
+    plan.reasons.splice(
+      1,
+      1,
+      `rollback-to '${redactSas(inputs.rollbackTo)}': the stored package is redeployed by run-from-package, without packaging.`,
+    );
+  }
   result.mode = plan.mode;
   result.hosting = plan.hosting;
   result.reasons = plan.reasons;
@@ -171,15 +184,15 @@ async function deploy(inputs: ActionInputs, result: DeployResult, services: Serv
     return;
   }
 
-  const pkg = await buildAppPackage(inputs, result, logger);
-  logger.info(
-    `Package: ${pkg.fileCount} files, ${pkg.size} bytes, sha256 ${pkg.sha256}, functions: ${pkg.functions.join(', ') || '(none found)'}`,
-  );
-
   const storage =
     plan.mode === 'run-from-package'
       ? resolveStorage(inputs, settings, credential, deadline, logger)
       : undefined;
+  // rollback-to redeploys a package already in storage: nothing to build, nothing to upload.
+  const pkg: DeployPackage =
+    inputs.rollbackTo && storage
+      ? await phase(result, 'locate', () => locateStoredPackage(inputs, ref, storage, result))
+      : await buildAppPackage(inputs, result, logger);
 
   // Back up before any write; if it cannot be stored, stop with nothing changed.
   if (plan.backup && previous !== undefined) {
@@ -235,6 +248,73 @@ async function deploy(inputs: ActionInputs, result: DeployResult, services: Serv
   }
 }
 
+/** What is deployed: a package just built, or one found in storage (rollback-to, no local file). */
+type DeployPackage = Pick<PackageResult, 'size' | 'sha256' | 'fileCount' | 'functions'> & {
+  path: string | undefined;
+  stored?: StoredPackage;
+};
+
+function localZip(pkg: DeployPackage): string {
+  if (!pkg.path)
+    throw new ActionError(
+      'Internal: zipdeploy needs a package file; rollback-to deploys by run-from-package',
+    );
+  return pkg.path;
+}
+
+/** Finds the package named by rollback-to (a deployment id, or a blob URL in the package container). */
+async function locateStoredPackage(
+  inputs: ActionInputs,
+  ref: SiteRef,
+  storage: StorageApi,
+  result: DeployResult,
+): Promise<DeployPackage> {
+  const target = inputs.rollbackTo ?? '';
+  const container = inputs.storageContainer;
+  let blobName: string;
+  let deploymentId: string | undefined;
+  if (/^https:\/\//i.test(target)) {
+    const path = decodeURIComponent(new URL(stripQuery(target)).pathname);
+    const marker = `/${container}/`;
+    if (!path.includes(marker)) {
+      throw new ActionError(
+        `rollback-to '${redactSas(target)}' is not a blob in the container '${container}'`,
+        {
+          fix: 'Pass a deployment id (the deployment-id output of an earlier run) or a package-url output',
+        },
+      );
+    }
+    blobName = path.slice(path.indexOf(marker) + marker.length);
+    deploymentId = blobName.split('/')[0];
+  } else {
+    deploymentId = target;
+    blobName = `${target}/${ref.name}${ref.slot ? `-${ref.slot}` : ''}.zip`;
+  }
+  const stored = await storage.getPackage(container, blobName);
+  if (!stored) {
+    throw new ActionError(`No stored package '${container}/${blobName}' to roll back to`, {
+      fix: `List the deployment ids under '${container}/' (one folder per deployment), or check storage-account and slot-name`,
+    });
+  }
+  const manifest = deploymentId
+    ? ((await storage.getJson(container, `${deploymentId}/manifest.json`)) as
+        | { package?: { fileCount?: number; functions?: string[] } }
+        | undefined)
+    : undefined;
+  result.packageSha256 = stored.sha256;
+  result.packageSize = stored.size;
+  result.packageReused = true;
+  const functions = manifest?.package?.functions ?? [];
+  return {
+    path: undefined,
+    size: stored.size,
+    sha256: stored.sha256,
+    fileCount: manifest?.package?.fileCount ?? 0,
+    functions,
+    stored,
+  };
+}
+
 /** Builds and validates the package before anything is written: a package that does not validate changes nothing. */
 async function buildAppPackage(
   inputs: ActionInputs,
@@ -271,7 +351,7 @@ interface DeployContext {
   ref: SiteRef;
   target: Target;
   plan: Plan;
-  pkg: PackageResult;
+  pkg: DeployPackage;
   /** Settings as inspected. */
   settings: Record<string, string>;
   credential: MaskedCliCredential;
@@ -375,7 +455,7 @@ async function runFromPackage(c: DeployContext): Promise<string> {
   const container = inputs.storageContainer;
 
   const stored = await phase(result, 'upload', async () => {
-    const existing = await storage.findPackage(container, ref.name, ref.slot, pkg.sha256);
+    const existing = pkg.stored ?? (await storage.findPackage(container, ref.name, ref.slot, pkg.sha256));
     if (existing) {
       c.services.logger.info(
         `A package with sha256 ${pkg.sha256} is already stored as '${existing.blobName}': upload skipped.`,
@@ -387,7 +467,7 @@ async function runFromPackage(c: DeployContext): Promise<string> {
     const uploaded = await storage.uploadPackage({
       container,
       blobName,
-      file: pkg.path,
+      file: pkg.path ?? '',
       metadata: {
         sha256: pkg.sha256,
         app: ref.name,
@@ -501,7 +581,7 @@ async function zipDeploy(c: DeployContext): Promise<string | undefined> {
     c.wrote = true;
     try {
       return await kudu.zipDeploy(
-        c.pkg.path,
+        localZip(c.pkg),
         `Deployment ${result.deploymentId} by azure-functions-package-deploy`,
       );
     } catch (error) {
@@ -517,7 +597,7 @@ async function zipDeploy(c: DeployContext): Promise<string | undefined> {
           auth: basic,
           deadline: c.deadline,
           logger: c.services.logger,
-        }).zipDeploy(c.pkg.path, `Deployment ${result.deploymentId} by azure-functions-package-deploy`);
+        }).zipDeploy(localZip(c.pkg), `Deployment ${result.deploymentId} by azure-functions-package-deploy`);
       }
       throw error;
     }

@@ -30,6 +30,7 @@ beforeAll(async () => {
       'lin-ep': { os: 'linux', sku: 'EP2', settings: nodeSettings({ WEBSITE_RUN_FROM_PACKAGE: '1' }) },
       'win-ded-url': { os: 'windows', sku: 'S1' },
       'win-ep-slot': { os: 'windows', sku: 'EP1', slots: ['staging'] },
+      'lin-cons-rollback': { os: 'linux', sku: 'Y1' },
     }),
   );
   legacyUrl = await storeLegacyPackage(
@@ -173,5 +174,46 @@ describe('modes across OS and plans', () => {
     expect(slot.settings.SLOT_ONLY).toBe('staging');
     expect(functionNames(slot)).toEqual(EXPECTED);
     expect((await appState(sb, 'win-ep-slot')).settings).toEqual(prodBefore.settings);
+  });
+});
+
+describe('rollback-to (the workflow_dispatch path)', () => {
+  it('redeploys a stored deployment by id, without packaging, backing up the current URL', async () => {
+    const v3 = await deploy(sb, {
+      'app-name': 'lin-cons-rollback',
+      package: PACKAGE,
+      'deployment-id': 'release-1',
+    });
+    expect(v3.code, v3.visibleLog).toBe(0);
+    const v4 = await deploy(sb, {
+      'app-name': 'lin-cons-rollback',
+      package: 'examples/hello-v4',
+      'deployment-id': 'release-2',
+    });
+    expect(v4.code, v4.visibleLog).toBe(0);
+    expect(functionNames(await appState(sb, 'lin-cons-rollback'))).not.toEqual(EXPECTED);
+
+    const back = await deploy(sb, {
+      'app-name': 'lin-cons-rollback',
+      'rollback-to': 'release-1',
+      'deployment-id': 'rollback-1',
+    });
+    expect(back.code, back.visibleLog).toBe(0);
+    expect(back.outputs['mode-reason']).toMatch(/rollback-to 'release-1'/);
+    expect(back.outputs['package-sha256']).toBe(v3.outputs['package-sha256']);
+    expect(back.outputs['package-url']).toBe(v3.outputs['package-url']);
+    expect(back.outputs['backup-artifact-name']).toMatch(/^afpd-backup-lin-cons-rollback-rollback-1$/);
+    expect(back.summary).not.toMatch(/\| package \|/);
+    expect(functionNames(await appState(sb, 'lin-cons-rollback'))).toEqual(EXPECTED);
+  });
+
+  it('an unknown deployment id stops before any change', async () => {
+    const before = await appState(sb, 'lin-cons-rollback');
+    const run = await deploy(sb, { 'app-name': 'lin-cons-rollback', 'rollback-to': 'no-such-release' });
+    expect(run.code).not.toBe(0);
+    expect(run.visibleLog).toMatch(
+      /No stored package 'deployments\/no-such-release\/lin-cons-rollback\.zip'/,
+    );
+    expect((await appState(sb, 'lin-cons-rollback')).settings).toEqual(before.settings);
   });
 });

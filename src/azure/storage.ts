@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { TokenCredential } from '@azure/core-auth';
 import {
   BlobSASPermissions,
@@ -55,6 +56,7 @@ export function blobEndpointOf(account: string): { blobEndpoint: string; account
 
 export interface StoredPackage {
   blobName: string;
+  size: number;
   /** Plain blob URL, no SAS. */
   url: string;
   sha256: string;
@@ -77,6 +79,10 @@ export interface StorageApi {
     metadata: Record<string, string>;
   }): Promise<StoredPackage>;
   putJson(container: string, blobName: string, value: unknown): Promise<void>;
+  /** A stored package by name (its sha256 from metadata), or undefined. */
+  getPackage(container: string, blobName: string): Promise<StoredPackage | undefined>;
+  /** A stored JSON document, or undefined when absent. */
+  getJson(container: string, blobName: string): Promise<unknown>;
   /** A read-only, HTTPS-only SAS URL valid until `expiresOn`. */
   readSasUrl(container: string, blobName: string, expiresOn: Date): Promise<string>;
   /** Deletes old packages of this app, keeping `keep` newest and anything younger than `maxAgeDays`, never `protect`. */
@@ -159,6 +165,7 @@ export function createStorageApi(access: StorageAccess, deadline: Deadline, logg
           blobName: blob.name,
           url: c.getBlobClient(blob.name).url,
           sha256: md.sha256,
+          size: blob.properties.contentLength ?? 0,
           lastModified: blob.properties.lastModified,
         });
       }
@@ -188,6 +195,7 @@ export function createStorageApi(access: StorageAccess, deadline: Deadline, logg
         blobName,
         url: blob.url,
         sha256: metadata.sha256 ?? '',
+        size: statSync(file).size,
         lastModified: result.lastModified ?? new Date(),
       };
     },
@@ -200,6 +208,35 @@ export function createStorageApi(access: StorageAccess, deadline: Deadline, logg
           blobHTTPHeaders: { blobContentType: 'application/json' },
         }),
       );
+    },
+
+    async getPackage(containerName, blobName) {
+      const blob = service.getContainerClient(containerName).getBlobClient(blobName);
+      const props = await call(`read '${containerName}/${blobName}'`, () =>
+        blob.getProperties().catch((error: unknown) => {
+          if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+          throw error;
+        }),
+      );
+      if (!props) return undefined;
+      return {
+        blobName,
+        url: blob.url,
+        sha256: props.metadata?.sha256 ?? '',
+        size: props.contentLength ?? 0,
+        lastModified: props.lastModified ?? new Date(0),
+      };
+    },
+
+    async getJson(containerName, blobName) {
+      const blob = service.getContainerClient(containerName).getBlobClient(blobName);
+      const bytes = await call(`read '${containerName}/${blobName}'`, () =>
+        blob.downloadToBuffer().catch((error: unknown) => {
+          if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+          throw error;
+        }),
+      );
+      return bytes ? (JSON.parse(bytes.toString('utf8')) as unknown) : undefined;
     },
 
     async readSasUrl(containerName, blobName, expiresOn) {
