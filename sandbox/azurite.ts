@@ -45,6 +45,10 @@ export async function startAzurite(options: AzuriteOptions): Promise<AzuriteHand
   ];
   if (options.oauth !== false) args.push('--oauth', 'basic');
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Azurite must not outlive whoever started it, even when that process exits without calling stop().
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.removeListener('exit', killOnExit));
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => {

@@ -108,6 +108,9 @@ console.log(
   ),
 );
 const sb = await startSandbox({ seed });
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void sb.stop().finally(() => process.exit(130)));
+}
 let failures = 0;
 try {
   // Point the conflict app at a real package in Azurite, as an earlier run-from-package deploy would have.
