@@ -1,4 +1,5 @@
 import { InputError } from './errors.js';
+import { DEFAULT_COMPRESSION_LEVEL } from './package/index.js';
 
 /** Input names as declared in action.yml. */
 export const Inputs = {
@@ -316,7 +317,7 @@ export function getInputs(read: InputReader): ActionInputs {
       .split(/\r?\n/)
       .map((l) => l.trim())
       .filter((l) => l !== '' && !l.startsWith('#')),
-    compressionLevel: int(read(Inputs.CompressionLevel), Inputs.CompressionLevel, 6, 0, 9),
+    compressionLevel: int(read(Inputs.CompressionLevel), Inputs.CompressionLevel, DEFAULT_COMPRESSION_LEVEL, 0, 9),
     restart: bool(read(Inputs.Restart), Inputs.Restart, true),
     syncTriggers: bool(read(Inputs.SyncTriggers), Inputs.SyncTriggers, true),
     verify: bool(read(Inputs.Verify), Inputs.Verify, true),

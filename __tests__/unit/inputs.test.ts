@@ -15,7 +15,7 @@ describe('getInputs', () => {
       onConflict: 'backup-and-replace',
       packageAccess: 'sas',
       storageContainer: 'deployments',
-      compressionLevel: 6,
+      compressionLevel: 4,
       restart: true,
       dryRun: false,
       timeoutMs: 20 * 60_000,

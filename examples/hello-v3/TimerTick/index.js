@@ -1,0 +1,3 @@
+module.exports = async (context, timer) => {
+  context.log(`TimerTick ran at ${new Date().toISOString()}${timer.isPastDue ? ' (past due)' : ''}`);
+};
