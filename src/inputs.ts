@@ -317,7 +317,13 @@ export function getInputs(read: InputReader): ActionInputs {
       .split(/\r?\n/)
       .map((l) => l.trim())
       .filter((l) => l !== '' && !l.startsWith('#')),
-    compressionLevel: int(read(Inputs.CompressionLevel), Inputs.CompressionLevel, DEFAULT_COMPRESSION_LEVEL, 0, 9),
+    compressionLevel: int(
+      read(Inputs.CompressionLevel),
+      Inputs.CompressionLevel,
+      DEFAULT_COMPRESSION_LEVEL,
+      0,
+      9,
+    ),
     restart: bool(read(Inputs.Restart), Inputs.Restart, true),
     syncTriggers: bool(read(Inputs.SyncTriggers), Inputs.SyncTriggers, true),
     verify: bool(read(Inputs.Verify), Inputs.Verify, true),
