@@ -1,15 +1,7 @@
 // npm run demo: a full deploy against the local sandbox, run as a GitHub runner would run the bundled action.
 //   (a) the classic conflict: WEBSITE_RUN_FROM_PACKAGE is a URL and zipdeploy is requested → backup, replace, zipdeploy
 //   (b) Linux Consumption: run-from-package with a read-only SAS URL
-import {
-  BlobSASPermissions,
-  BlobServiceClient,
-  generateBlobSASQueryParameters,
-  SASProtocol,
-  StorageSharedKeyCredential,
-} from '@azure/storage-blob';
-import JSZip from 'jszip';
-import { AZURITE_ACCOUNT, AZURITE_KEY } from '../sandbox/azurite.js';
+import { functionAppZip, storeLegacyPackage } from '../sandbox/fixtures.js';
 import { EXAMPLE_APPS, readSeedFile, type Sandbox, startSandbox } from '../sandbox/index.js';
 import { type ActionRun, runAction } from '../sandbox/run-action.js';
 import { mintToken } from '../sandbox/tokens.js';
@@ -22,38 +14,6 @@ interface SeedApp {
   os: string;
   plan: { sku: string };
   settings?: Record<string, string>;
-}
-
-async function legacyPackageUrl(sb: Sandbox): Promise<string> {
-  const zip = new JSZip();
-  zip.file('host.json', '{"version":"2.0"}');
-  zip.file(
-    'LegacyFn/function.json',
-    JSON.stringify({
-      bindings: [
-        { type: 'httpTrigger', direction: 'in', name: 'req' },
-        { type: 'http', direction: 'out', name: '$return' },
-      ],
-    }),
-  );
-  zip.file('LegacyFn/index.js', 'module.exports = async () => ({ body: "legacy" });');
-  const container = BlobServiceClient.fromConnectionString(sb.azurite.connectionString).getContainerClient(
-    'legacy',
-  );
-  await container.createIfNotExists();
-  const blob = container.getBlockBlobClient('legacy-build.zip');
-  await blob.uploadData(await zip.generateAsync({ type: 'nodebuffer' }));
-  const sas = generateBlobSASQueryParameters(
-    {
-      containerName: 'legacy',
-      blobName: 'legacy-build.zip',
-      permissions: BlobSASPermissions.parse('r'),
-      protocol: SASProtocol.Https,
-      expiresOn: new Date(Date.now() + 180 * 86_400_000),
-    },
-    new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
-  );
-  return `${blob.url}?${sas}`;
 }
 
 async function control(
@@ -117,7 +77,12 @@ try {
   const state = await control(sb, `/apps/${conflictApp.name}`);
   await control(sb, `/apps/${conflictApp.name}/settings`, 'PUT', {
     ...(state.settings as Record<string, string>),
-    WEBSITE_RUN_FROM_PACKAGE: await legacyPackageUrl(sb),
+    WEBSITE_RUN_FROM_PACKAGE: await storeLegacyPackage(
+      sb.azurite.connectionString,
+      'legacy-build.zip',
+      await functionAppZip(['LegacyFn']),
+      new Date(Date.now() + 180 * 86_400_000),
+    ),
   });
 
   // What a plain zipdeploy (the official action's path) meets on that app: Kudu's 409.
@@ -126,7 +91,7 @@ try {
   const refused = await fetch(`${kuduUrl}/api/zipdeploy?isAsync=true`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/zip' },
-    body: new Uint8Array(await new JSZip().file('host.json', '{}').generateAsync({ type: 'uint8array' })),
+    body: new Uint8Array(await functionAppZip(['Hello'])),
   });
   console.log(
     `\n${bold(`── A plain zipdeploy to ${conflictApp.name} is refused: HTTP ${refused.status} ──`)}\n  ${await refused.text()}`,

@@ -1,13 +1,8 @@
-import {
-  BlobSASPermissions,
-  BlobServiceClient,
-  generateBlobSASQueryParameters,
-  SASProtocol,
-  StorageSharedKeyCredential,
-} from '@azure/storage-blob';
+import { BlobServiceClient } from '@azure/storage-blob';
 import JSZip from 'jszip';
 import { expect } from 'vitest';
-import { AZURITE_ACCOUNT, AZURITE_KEY } from '../../sandbox/azurite.js';
+import { AZURITE_KEY } from '../../sandbox/azurite.js';
+import { functionAppZip, storeLegacyPackage as storeLegacy } from '../../sandbox/fixtures.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { type ActionRun, runAction } from '../../sandbox/run-action.js';
 import { mintToken } from '../../sandbox/tokens.js';
@@ -102,47 +97,12 @@ export function blobService(sb: Sandbox): BlobServiceClient {
 }
 
 /** Uploads a zip to Azurite and returns a read SAS URL for it (what an earlier deploy would have left). */
-export async function storeLegacyPackage(
-  sb: Sandbox,
-  name: string,
-  zip: Buffer,
-  expiresOn: Date,
-): Promise<string> {
-  const container = blobService(sb).getContainerClient('legacy');
-  await container.createIfNotExists();
-  const blob = container.getBlockBlobClient(name);
-  await blob.uploadData(zip, { blobHTTPHeaders: { blobContentType: 'application/zip' } });
-  const sas = generateBlobSASQueryParameters(
-    {
-      containerName: 'legacy',
-      blobName: name,
-      permissions: BlobSASPermissions.parse('r'),
-      protocol: SASProtocol.Https,
-      startsOn: new Date(Date.now() - 3600_000),
-      expiresOn,
-    },
-    new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
-  );
-  return `${blob.url}?${sas.toString()}`;
+/** A package left by an earlier deploy, with its read SAS URL. */
+export function storeLegacyPackage(sb: Sandbox, name: string, zip: Buffer, expiresOn: Date): Promise<string> {
+  return storeLegacy(sb.azurite.connectionString, name, zip, expiresOn);
 }
 
-export async function functionAppZip(functions: string[]): Promise<Buffer> {
-  const zip = new JSZip();
-  zip.file('host.json', JSON.stringify({ version: '2.0' }));
-  for (const f of functions) {
-    zip.file(
-      `${f}/function.json`,
-      JSON.stringify({
-        bindings: [
-          { type: 'httpTrigger', direction: 'in', name: 'req', authLevel: 'function' },
-          { type: 'http', direction: 'out', name: 'res' },
-        ],
-      }),
-    );
-    zip.file(`${f}/index.js`, 'module.exports = async () => ({ body: "ok" });');
-  }
-  return zip.generateAsync({ type: 'nodebuffer' });
-}
+export { functionAppZip };
 
 /** Every artifact the fake service stored, as parsed JSON documents by artifact name. */
 export async function artifactDocuments(sb: Sandbox): Promise<Map<string, Record<string, unknown>>> {
