@@ -161,12 +161,15 @@ describe('modes across OS and plans', () => {
 
   it('a slot: deploys to the slot only', async () => {
     const prodBefore = await appState(sb, 'win-ep-slot');
+    // The storage-connection-string input (a secret) takes precedence over the app's AzureWebJobsStorage.
     const run = await deploy(sb, {
       'app-name': 'win-ep-slot',
       'slot-name': 'staging',
       package: PACKAGE,
       'deploy-mode': 'run-from-package',
+      'storage-connection-string': sb.azurite.connectionString,
     });
+    expect(run.masked).toContain(sb.azurite.connectionString);
     expect(run.code, run.visibleLog).toBe(0);
     expect(run.outputs['package-url']).toMatch(/win-ep-slot-staging\.zip$/);
     const slot = await appState(sb, 'win-ep-slot', 'staging');
@@ -174,6 +177,10 @@ describe('modes across OS and plans', () => {
     expect(slot.settings.SLOT_ONLY).toBe('staging');
     expect(functionNames(slot)).toEqual(EXPECTED);
     expect((await appState(sb, 'win-ep-slot')).settings).toEqual(prodBefore.settings);
+    await expectNoSecrets(sb, run, [
+      sb.azurite.connectionString,
+      sasSignature(slot.settings.WEBSITE_RUN_FROM_PACKAGE),
+    ]);
   });
 });
 
