@@ -211,3 +211,28 @@ export function applySettingsPatch(
   }
   return next;
 }
+
+/** A stored package as retention sees it. */
+export interface RetainedPackage {
+  blobName: string;
+  lastModified: Date;
+}
+
+/**
+ * Pure: which packages of an app to delete. The `keep` newest stay, and nothing younger than `maxAgeDays`
+ * beyond them; a protected package (the live one, the one just deployed, the previous one) always stays.
+ */
+export function packagesToDelete(
+  packages: readonly RetainedPackage[],
+  options: { keep: number; maxAgeDays: number; protect: readonly string[]; now: Date },
+): string[] {
+  const cutoff = options.now.getTime() - options.maxAgeDays * 86_400_000;
+  const protectedNames = new Set(options.protect);
+  return [...packages]
+    .sort((a, b) => b.lastModified.getTime() - a.lastModified.getTime())
+    .filter(
+      (p, index) =>
+        !protectedNames.has(p.blobName) && (index >= options.keep || p.lastModified.getTime() < cutoff),
+    )
+    .map((p) => p.blobName);
+}

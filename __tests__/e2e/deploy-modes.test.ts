@@ -3,11 +3,14 @@ import type { Sandbox } from '../../sandbox/index.js';
 import {
   appState,
   artifactDocuments,
+  blobService,
+  control,
   deploy,
   expectNoSecrets,
   functionAppZip,
   functionNames,
   patchSettings,
+  publishingCredentials,
   sasSignature,
   startE2ESandbox,
   storeLegacyPackage,
@@ -31,6 +34,9 @@ beforeAll(async () => {
       'win-ded-url': { os: 'windows', sku: 'S1' },
       'win-ep-slot': { os: 'windows', sku: 'EP1', slots: ['staging'] },
       'lin-cons-rollback': { os: 'linux', sku: 'Y1' },
+      'lin-cons-retain': { os: 'linux', sku: 'Y1' },
+      'lin-flex': { os: 'linux', sku: 'FC1' },
+      'win-ep-basic': { os: 'windows', sku: 'EP1' },
     }),
   );
   legacyUrl = await storeLegacyPackage(
@@ -222,5 +228,55 @@ describe('rollback-to (the workflow_dispatch path)', () => {
       /No stored package 'deployments\/no-such-release\/lin-cons-rollback\.zip'/,
     );
     expect((await appState(sb, 'lin-cons-rollback')).settings).toEqual(before.settings);
+  });
+});
+
+describe('more paths', () => {
+  it('retention keeps the newest packages of the app and never the live or previous one', async () => {
+    const names: string[] = [];
+    for (const [i, epoch] of ['1700000000', '1700000100', '1700000200'].entries()) {
+      const run = await deploy(
+        sb,
+        {
+          'app-name': 'lin-cons-retain',
+          package: PACKAGE,
+          'deployment-id': `keep-${i}`,
+          'retain-packages': '2',
+        },
+        { SOURCE_DATE_EPOCH: epoch },
+      );
+      expect(run.code, run.visibleLog).toBe(0);
+      names.push(run.outputs['package-url']?.split('/deployments/')[1] ?? '');
+    }
+    const stored: string[] = [];
+    for await (const b of blobService(sb).getContainerClient('deployments').listBlobsFlat()) {
+      if (b.name.endsWith('/lin-cons-retain.zip')) stored.push(b.name);
+    }
+    expect(stored.sort()).toEqual([names[1], names[2]].sort());
+    expect(functionNames(await appState(sb, 'lin-cons-retain'))).toEqual(EXPECTED);
+  });
+
+  it('Flex Consumption is refused with the fix, and nothing changes', async () => {
+    const before = await appState(sb, 'lin-flex');
+    const run = await deploy(sb, { 'app-name': 'lin-flex', package: PACKAGE });
+    expect(run.code).not.toBe(0);
+    expect(run.visibleLog).toMatch(/::error::.*Flex Consumption.*OneDeploy/);
+    expect((await appState(sb, 'lin-flex')).settings).toEqual(before.settings);
+  });
+
+  it('Kudu refusing the bearer token: zipdeploy falls back to the publishing credentials (basic auth allowed)', async () => {
+    await control(sb, '/faults', 'POST', {
+      route: 'kudu.zipdeploy',
+      app: 'win-ep-basic',
+      status: 401,
+      count: 1,
+    });
+    const run = await deploy(sb, { 'app-name': 'win-ep-basic', package: PACKAGE });
+    expect(run.code, run.visibleLog).toBe(0);
+    expect(run.visibleLog).toMatch(/retrying with the publishing credentials/);
+    const { password } = await publishingCredentials(sb, 'win-ep-basic');
+    expect(run.masked).toContain(password);
+    expect(functionNames(await appState(sb, 'win-ep-basic'))).toEqual(EXPECTED);
+    await expectNoSecrets(sb, run, [password]);
   });
 });

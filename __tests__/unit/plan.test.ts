@@ -4,6 +4,7 @@ import {
   applySettingsPatch,
   PlanError,
   type PlanInputs,
+  packagesToDelete,
   planDeployment,
   RUN_FROM_PACKAGE,
   RUN_FROM_PACKAGE_MI,
@@ -154,5 +155,31 @@ describe('applySettingsPatch', () => {
     expect(() =>
       applySettingsPatch(current, { runFromPackage: { kind: 'url' }, set: {}, remove: [] }),
     ).toThrow();
+  });
+});
+
+describe('packagesToDelete (retention)', () => {
+  const now = new Date('2026-11-21T00:00:00Z');
+  const day = (n: number) => new Date(now.getTime() - n * 86_400_000);
+  const pkgs = [
+    { blobName: 'd5/app.zip', lastModified: day(1) },
+    { blobName: 'd1/app.zip', lastModified: day(200) },
+    { blobName: 'd4/app.zip', lastModified: day(10) },
+    { blobName: 'd3/app.zip', lastModified: day(30) },
+    { blobName: 'd2/app.zip', lastModified: day(100) },
+  ];
+  it.each([
+    ['keep 10, 90 days: only what is older than 90 days', 10, 90, [], ['d2/app.zip', 'd1/app.zip']],
+    ['keep 2, 365 days: beyond the 2 newest', 2, 365, [], ['d3/app.zip', 'd2/app.zip', 'd1/app.zip']],
+    [
+      'keep 1, the live package is old but protected',
+      1,
+      90,
+      ['d1/app.zip'],
+      ['d4/app.zip', 'd3/app.zip', 'd2/app.zip'],
+    ],
+    ['keep 10, 1000 days: nothing', 10, 1000, [], []],
+  ] as const)('%s', (_n, keep, maxAgeDays, protect, expected) => {
+    expect(packagesToDelete(pkgs, { keep, maxAgeDays, protect: [...protect], now })).toEqual(expected);
   });
 });

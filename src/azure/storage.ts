@@ -10,6 +10,7 @@ import {
 } from '@azure/storage-blob';
 import { AzureError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { packagesToDelete } from '../plan.js';
 import { type Deadline, retry } from '../retry.js';
 
 /** How the action reaches the storage account. */
@@ -270,18 +271,14 @@ export function createStorageApi(access: StorageAccess, deadline: Deadline, logg
 
     async prune({ container: containerName, app, slot, keep, maxAgeDays, protect }) {
       const packages = await listAppPackages(containerName, app, slot);
-      const cutoff = Date.now() - maxAgeDays * 86_400_000;
-      const protectedNames = new Set(protect);
-      const doomed = packages.filter(
-        (p, index) => !protectedNames.has(p.blobName) && (index >= keep || p.lastModified.getTime() < cutoff),
-      );
+      const doomed = packagesToDelete(packages, { keep, maxAgeDays, protect, now: new Date() });
       const c = await container(containerName);
-      for (const p of doomed) {
-        await call(`delete the old package '${p.blobName}'`, () =>
-          c.deleteBlob(p.blobName, { deleteSnapshots: 'include' }),
+      for (const name of doomed) {
+        await call(`delete the old package '${name}'`, () =>
+          c.deleteBlob(name, { deleteSnapshots: 'include' }),
         );
       }
-      return doomed.map((p) => p.blobName);
+      return doomed;
     },
   };
 }
