@@ -38,10 +38,15 @@ export class VerificationError extends ActionError {}
 /** Adds context as the error travels up, keeping its type: `Failed to <what>: <cause message>`. */
 export function wrap(what: string, error: unknown): Error {
   const message = `Failed to ${what}: ${error instanceof Error ? error.message : String(error)}`;
+  if (error instanceof AzureError) {
+    return new AzureError(message, {
+      cause: error,
+      ...(error.statusCode !== undefined ? { statusCode: error.statusCode } : {}),
+    });
+  }
   if (error instanceof ActionError) {
     const Ctor = error.constructor as new (m: string, o: { cause?: unknown }) => ActionError;
-    const wrapped = new Ctor(message, { cause: error });
-    return wrapped;
+    return new Ctor(message, { cause: error });
   }
   return new ActionError(message, { cause: error });
 }

@@ -147,7 +147,6 @@ export async function poll<T>(
   probe: (attempt: number) => Promise<T | undefined>,
   options: Omit<RetryOptions, 'isRetryable' | 'maxAttempts'> & { describeLast?: () => string },
 ): Promise<T> {
-  const notYet = new Error('not ready');
   return retry(
     async (attempt) => {
       const value = await probe(attempt);
@@ -160,7 +159,7 @@ export async function poll<T>(
     },
     {
       ...options,
-      isRetryable: (e) => (e as { notYet?: boolean }).notYet === true || e === notYet || isTransient(e),
+      isRetryable: (e) => (e as { notYet?: boolean }).notYet === true || isTransient(e),
     },
   );
 }

@@ -215,7 +215,7 @@ export async function rollBack(c: DeployContext, cause: unknown): Promise<void> 
   if (!c.inputs.rollbackOnFailure || !c.wrote) return;
   const previous = c.settings[RUN_FROM_PACKAGE];
   try {
-    // A rollback must get its own time: the deploy's deadline may be what just ran out.
+    // Runs even when the deadline has passed: retry() always makes the first attempt, so a timed-out deploy still rolls back.
     const fresh = await c.arm.listSettings(c.ref);
     const restored = { ...fresh };
     for (const key of [RUN_FROM_PACKAGE, RUN_FROM_PACKAGE_MI]) {

@@ -77,6 +77,15 @@ export function resolveStorage(
   return createStorageApi(access, deadline, logger);
 }
 
+/** The blob name inside `container` of a package URL (SAS ignored), or undefined when it is elsewhere. */
+function blobNameIn(url: string | undefined, container: string): string | undefined {
+  if (!url || !/^https?:\/\//i.test(url)) return undefined;
+  const path = decodeURIComponent(new URL(stripQuery(url)).pathname);
+  const marker = `/${container}/`;
+  const at = path.indexOf(marker);
+  return at === -1 ? undefined : path.slice(at + marker.length);
+}
+
 /** Finds the package named by rollback-to (a deployment id, or a blob URL in the package container). */
 export async function locateStoredPackage(
   inputs: ActionInputs,
@@ -89,9 +98,8 @@ export async function locateStoredPackage(
   let blobName: string;
   let deploymentId: string | undefined;
   if (/^https:\/\//i.test(target)) {
-    const path = decodeURIComponent(new URL(stripQuery(target)).pathname);
-    const marker = `/${container}/`;
-    if (!path.includes(marker)) {
+    const name = blobNameIn(target, container);
+    if (!name) {
       throw new ActionError(
         `rollback-to '${redactSas(target)}' is not a blob in the container '${container}'`,
         {
@@ -99,7 +107,7 @@ export async function locateStoredPackage(
         },
       );
     }
-    blobName = path.slice(path.indexOf(marker) + marker.length);
+    blobName = name;
     deploymentId = blobName.split('/')[0];
   } else {
     deploymentId = target;
@@ -205,19 +213,14 @@ export async function runFromPackage(c: DeployContext): Promise<string> {
   await verifyOrRollBack(c);
 
   try {
-    const previousBlob = c.settings[RUN_FROM_PACKAGE] ? stripQuery(c.settings[RUN_FROM_PACKAGE]) : '';
+    const previousBlob = blobNameIn(c.settings[RUN_FROM_PACKAGE], container);
     const pruned = await storage.prune({
       container,
       app: ref.name,
       slot: ref.slot,
       keep: inputs.retainPackages,
       maxAgeDays: inputs.retainDays,
-      protect: [
-        stored.blobName,
-        ...(previousBlob.includes(`/${container}/`)
-          ? [decodeURIComponent(previousBlob.split(`/${container}/`)[1] ?? '')]
-          : []),
-      ],
+      protect: previousBlob ? [stored.blobName, previousBlob] : [stored.blobName],
     });
     if (pruned.length)
       c.services.logger.info(`Deleted ${pruned.length} old package(s): ${pruned.join(', ')}`);
