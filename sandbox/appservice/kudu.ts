@@ -21,16 +21,22 @@ const RFP_URL_LINUX =
 const IN_PROGRESS = 'There is a deployment currently in progress. Please try again when it completes.';
 const RETRY_AFTER_SECONDS = 30;
 
-/** Reads a body up to `limit` bytes; undefined as soon as it is larger. */
-async function readUpTo(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+/**
+ * Reads a body of at most `limit` bytes; undefined when it is larger. A Linux front end drops the connection as
+ * soon as the limit is passed; otherwise the rest is read and discarded, so the client gets an answer.
+ */
+async function readUpTo(req: IncomingMessage, limit: number, drop: boolean): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
+    if (size <= limit) chunks.push(chunk as Buffer);
+    else if (drop) {
+      req.socket.destroy();
+      return undefined;
+    }
   }
-  return Buffer.concat(chunks);
+  return size > limit ? undefined : Buffer.concat(chunks);
 }
 
 function authorized(ctx: Context, site: Site, header: string | undefined): boolean {
@@ -96,16 +102,12 @@ export function kuduHandler(ctx: Context, site: Site): Handler {
     query: URLSearchParams,
     base: string,
   ): Promise<void> {
-    const body = await readUpTo(req, ctx.config.maxZipDeployBytes);
+    // Zip deploys over 2 GB fail without a clear error (azure-cli#26635: the client saw a failed certificate
+    // verification, i.e. a broken connection) [OBS]; Windows' IIS answers "Maximum request length exceeded."
+    // (projectkudu/kudu#3318) [OBS].
+    const body = await readUpTo(req, ctx.config.maxZipDeployBytes, isLinux(site));
     if (body === undefined) {
-      // Zip deploys over 2 GB fail without a clear error (azure-cli#26635: the client saw a failed certificate
-      // verification, i.e. a broken connection) [OBS]; Windows' IIS answers "Maximum request length exceeded."
-      // (projectkudu/kudu#3318) [OBS].
-      if (isLinux(site)) {
-        req.socket.destroy();
-        return;
-      }
-      await drain(req);
+      if (isLinux(site)) return;
       sendJson(res, 500, {
         Message: 'An error has occurred.',
         ExceptionMessage: 'Maximum request length exceeded.',
