@@ -1051,7 +1051,12 @@ describe('control', () => {
     };
     expect(index.subscriptionId).toBe(sandbox.subscriptionId);
     expect(index.faultRoutes).toContain('kudu.zipdeploy');
-    expect(index.apps).toContainEqual({ name: EP, slot: 'staging', kuduUrl: sandbox.kuduUrl(EP, 'staging') });
+    expect(index.apps).toContainEqual({
+      name: EP,
+      slot: 'staging',
+      kuduUrl: sandbox.kuduUrl(EP, 'staging'),
+      hostUrl: sandbox.hostUrl(EP, 'staging'),
+    });
     const state = await appState(EP);
     for (const key of [
       'settings',

@@ -369,6 +369,8 @@ describe('host recycle', () => {
     // Asked at once, well inside the first half of the 1 s recycle.
     const down = await hostStatus(EP_APP, masterKey);
     expect(down.status).toBe(503);
+    const viaArm = await arm(`${sitePath(EP_APP)}/hostruntime/admin/host/status?api-version=2022-03-01`);
+    expect(viaArm.status).toBe(400);
     const sync = await rejection(client.webApps.syncFunctionTriggers(RG, EP_APP));
     expect(sync.statusCode).toBe(400);
     expect(sync.message).toBe(SYSTEM_MESSAGE);
@@ -588,6 +590,10 @@ describe('host keys and the host status API', () => {
 
     const site = await client.webApps.get(RG, DED);
     expect(`https://${site.defaultHostName}`).toBe(sandbox.hostUrl(DED));
+    // The same status through ARM, without a key.
+    const viaArm = await arm(`${sitePath(DED)}/hostruntime/admin/host/status?api-version=2022-03-01`);
+    expect(viaArm.status).toBe(200);
+    expect(await viaArm.json()).toMatchObject({ id: DED, state: 'Running' });
   });
 });
 

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from './context.js';
 import { applyFault, faultReason, type RouteName } from './faults.js';
+import { hostStatusBody } from './host.js';
 import { drain, parseTarget, queryValue, readJson, send } from './http.js';
 import {
   appSettingsJson,
@@ -201,6 +202,22 @@ export function armHandler(ctx: Context) {
             return;
           }
           respond(200, { value: view.functions.map((fn) => functionJson(seed, site, fn)), nextLink: null });
+        },
+      };
+    }
+    if (wants('GET', 'hostruntime/admin/host/status')) {
+      // The host's status through the control plane (no function key needed), as scripts poll it with
+      // `az rest … /hostruntime/admin/host/status?api-version=2022-03-01` and read `.state` / `.errors` [OBS]. A
+      // host that is down answers like the host-runtime sync [INF].
+      return {
+        name: 'arm.hoststatus',
+        site,
+        run: async () => {
+          await ctx.platform.start(site);
+          const phase = ctx.platform.phase(site);
+          if (phase === 'down' || phase === 'stopped')
+            respond(400, armError('BadRequest', HOST_RUNTIME_ERROR));
+          else respond(200, hostStatusBody(ctx, site));
         },
       };
     }

@@ -154,6 +154,7 @@ export function controlHandler(ctx: Context, armEndpoint: () => string) {
           name: site.app.name,
           slot: site.slot ?? null,
           kuduUrl: `https://${site.kuduHost}`,
+          hostUrl: `https://${site.hostHost}`,
         })),
         faultRoutes: FAULT_ROUTES,
         config: ctx.config,

@@ -19,6 +19,7 @@ export const FAULT_ROUTES = [
   'arm.sync.hostruntime',
   'arm.functions',
   'arm.listkeys',
+  'arm.hoststatus',
   'arm.slots',
   'arm.slotconfignames.get',
   'arm.slotconfignames.put',

@@ -50,13 +50,8 @@ function unavailable(ctx: Context, site: Site, res: ServerResponse): boolean {
   return false;
 }
 
-async function status(ctx: Context, site: Site, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  await ctx.platform.start(site);
-  if (unavailable(ctx, site, res)) return;
-  if (!validKey(site, req)) {
-    send(res, 401, undefined);
-    return;
-  }
+/** The HostStatus JSON for a host that is up (starting, running or failed). */
+export function hostStatusBody(ctx: Context, site: Site): Record<string, unknown> {
   const phase = ctx.platform.phase(site);
   const st = site.platform;
   // Field names and omissions: azure-functions-host HostStatus (DefaultValueHandling.Ignore) filled by
@@ -77,7 +72,17 @@ async function status(ctx: Context, site: Site, req: IncomingMessage, res: Serve
   };
   if (phase !== 'starting' && st.extensionBundle) body.extensionBundle = resolvedBundle(st.extensionBundle);
   if (phase === 'error' && st.hostError !== undefined) body.errors = [st.hostError];
-  sendJson(res, 200, body);
+  return body;
+}
+
+async function status(ctx: Context, site: Site, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  await ctx.platform.start(site);
+  if (unavailable(ctx, site, res)) return;
+  if (!validKey(site, req)) {
+    send(res, 401, undefined);
+    return;
+  }
+  sendJson(res, 200, hostStatusBody(ctx, site));
 }
 
 async function root(ctx: Context, site: Site, res: ServerResponse): Promise<void> {
