@@ -198,9 +198,10 @@ function httpFunction(name: string, language: string): FunctionInfo {
 }
 
 /**
- * The placeholder's `WarmUp` function: plans that start apps from a pre-warmed placeholder (Consumption, Elastic
- * Premium, Flex) list it until the host has specialised to the app's own package (azure-functions-host#4037,
- * #5631, #10169; vscode-azurefunctions#669 shows it as `api/WarmUp`) [OBS]. Dedicated plans have no placeholder.
+ * The placeholder's `WarmUp` function: apps started from a pre-warmed placeholder list it until the host has
+ * specialised to the app's own package. Seen on Consumption (azure-functions-host#4037, vscode-azurefunctions#669,
+ * which shows it as `api/WarmUp`) and Flex (azure-functions-host#10169) [OBS]; Elastic Premium also starts from
+ * pre-warmed instances [INF]. Dedicated plans have no placeholder.
  */
 function placeholderFunctions(site: Site): FunctionInfo[] {
   const tier = site.app.plan.tier;
