@@ -57,9 +57,41 @@ describe('parseSeed', () => {
       "plan 'plan-a' is declared with different SKUs or OSes",
     ],
     ['not an object', '(root)'],
+    [{ apps: [app({ kind: 'app,linux' })] }, 'apps[0].kind: must look like'],
+    [{ apps: [app({ kind: 'functionapp,linux' })] }, 'contains "linux" exactly when os is "linux"'],
+    [{ apps: [app({ imageFunctions: ['Fn'] })] }, 'only container apps'],
+    [
+      { apps: [app({ os: 'linux', kind: 'functionapp,linux,container', imageFunctions: ['bad name'] })] },
+      'apps[0].imageFunctions: must be an array of function names',
+    ],
+    [
+      { apps: [app({ os: 'linux', plan: { name: 'p', sku: 'FC1' }, slots: [{ name: 'staging' }] })] },
+      'Flex Consumption apps have no deployment slots',
+    ],
   ])('rejects %j', (json, message) => {
     expect(() => parseSeed(json)).toThrow(message);
     expect(() => parseSeed(json)).toThrow(/^Invalid sandbox seed: /);
+  });
+});
+
+describe('container apps in the seed', () => {
+  it('keeps kind, a DOCKER| linuxFxVersion and the functions the image runs', () => {
+    const seed = parseSeed({
+      apps: [
+        app({
+          os: 'linux',
+          plan: { name: 'p', sku: 'P1v3' },
+          kind: 'functionapp,linux,kubernetes,container',
+          linuxFxVersion: 'DOCKER|contoso.azurecr.io/orders:1.4',
+          imageFunctions: ['Orders', 'Health'],
+        }),
+      ],
+    });
+    expect(seed.apps[0]).toMatchObject({
+      kind: 'functionapp,linux,kubernetes,container',
+      linuxFxVersion: 'DOCKER|contoso.azurecr.io/orders:1.4',
+      imageFunctions: ['Orders', 'Health'],
+    });
   });
 });
 
