@@ -80,6 +80,8 @@ export interface PlatformState {
 export interface KuduConfig {
   failNextDeployment: string | undefined;
   deploymentDurationMs: number;
+  /** SCM access restrictions exclude the caller: every Kudu request answers 403 "Ip Forbidden". */
+  ipRestricted: boolean;
 }
 
 export interface Site {
@@ -130,7 +132,7 @@ function newSite(
     sitePackages: new Map(),
     wwwroot: undefined,
     platform: { loading: undefined, loadCount: 0, functions: [], hostError: undefined, source: undefined },
-    kudu: { failNextDeployment: undefined, deploymentDurationMs: DEFAULT_DEPLOYMENT_MS },
+    kudu: { failNextDeployment: undefined, deploymentDurationMs: DEFAULT_DEPLOYMENT_MS, ipRestricted: false },
   };
 }
 
