@@ -207,7 +207,7 @@ describe('ARM: refusals with the service code and message', () => {
     await fault({
       route: 'arm.site.get',
       status: 502,
-      statusText: 'Bad Gateway',
+      statusText: 'Front End Gateway Error',
       body: '<html><body>The gateway did not receive a response</body></html>',
       contentType: 'text/html',
     });
@@ -216,7 +216,7 @@ describe('ARM: refusals with the service code and message', () => {
       { headers: { authorization: `Bearer ${TOKEN}` } },
     );
     expect(res.status).toBe(502);
-    expect(res.statusText).toBe('Bad Gateway');
+    expect(res.statusText).toBe('Front End Gateway Error');
     expect(res.headers.get('content-type')).toBe('text/html');
     expect(await res.text()).toContain('did not receive a response');
   });
@@ -272,10 +272,17 @@ describe('Kudu: accepted and never answered', () => {
     expect(state.sitePackages.length).toBeGreaterThan(0);
   });
 
-  it('a fault message becomes the Kudu text body', async () => {
-    await fault({ route: 'kudu.settings.get', status: 503, message: 'Service is starting.', retryAfter: 1 });
+  it('a fault message becomes the Kudu text body, with its reason phrase', async () => {
+    await fault({
+      route: 'kudu.settings.get',
+      status: 503,
+      statusText: 'Site Starting',
+      message: 'Service is starting.',
+      retryAfter: 1,
+    });
     const res = await kudu('/api/settings');
     expect(res.status).toBe(503);
+    expect(res.statusText).toBe('Site Starting');
     expect(res.headers.get('retry-after')).toBe('1');
     expect(await res.text()).toBe('Service is starting.');
   });
