@@ -92,8 +92,7 @@ export interface StorageFrontHandle {
   connectionString: string;
   /** https://127.0.0.1:PORT/_sandbox */
   controlUrl: string;
-  port: number;
-  settings: AccountSettings;
+  /** The same counters GET /_sandbox/requests returns, for in-process callers (the benchmark). */
   counters(): RequestCounters;
   /** Replaces an Azurite URL's origin with the front door's. */
   rewrite(url: string): string;
@@ -115,7 +114,7 @@ function queryValue(query: URLSearchParams, name: string): string | undefined {
 }
 
 /** Which Blob REST operation a request is [DOC Learn "Blob service REST API" operation list]. */
-export function storageRouteOf(method: string, url: string, headers: IncomingHttpHeaders): StorageRoute {
+function storageRouteOf(method: string, url: string, headers: IncomingHttpHeaders): StorageRoute {
   const parsed = new URL(url, 'https://front.invalid');
   const parts = parsed.pathname.split('/').filter((p) => p !== '');
   const comp = queryValue(parsed.searchParams, 'comp')?.toLowerCase();
@@ -156,7 +155,7 @@ export function storageRouteOf(method: string, url: string, headers: IncomingHtt
   return 'blob.other';
 }
 
-export function storageClientOf(headers: IncomingHttpHeaders): StorageClient {
+function storageClientOf(headers: IncomingHttpHeaders): StorageClient {
   const agent = headers['user-agent'] ?? '';
   return agent.toLowerCase().startsWith(PLATFORM_USER_AGENT) ? 'platform' : 'action';
 }
@@ -185,7 +184,7 @@ function xmlEscape(text: string): string {
  * `x-ms-error-code` since 2017-07-29; OBS "This request is not authorized to perform this operation.
  * RequestId:… Time:…" in microsoft/vscode-azurestorage#391].
  */
-export function sendStorageError(
+function sendStorageError(
   req: IncomingMessage,
   res: ServerResponse,
   status: number,
@@ -449,9 +448,7 @@ export async function startStorageFront(options: StorageFrontOptions): Promise<S
     blobEndpoint: `${origin}${upstream.pathname}`,
     connectionString,
     controlUrl: `${origin}/_sandbox`,
-    port: server.port,
-    settings,
-    counters: () => counters,
+    counters: () => structuredClone(counters),
     rewrite(url: string): string {
       const parsed = new URL(url);
       if (parsed.origin !== upstream.origin) return url;

@@ -158,6 +158,7 @@ describe('startSandbox: the storage front door', () => {
     const counters = (await (await storageControl('GET', '/requests')).json()) as RequestCounters;
     expect(counters.byRoute['blob.get']?.platform).toBeGreaterThanOrEqual(1);
     expect(counters.byRoute['blob.put']?.action).toBe(1);
+    expect(sb.storage.counters()).toEqual(counters);
   });
 
   it('a firewall refuses the action but lets the platform in, until blockPlatform breaks the package fetch', async () => {
