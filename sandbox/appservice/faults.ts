@@ -214,7 +214,7 @@ export async function applyFault(
  * header names the refused client address [ISSUE Azure/static-web-apps#1666]. azure-functions-host#7871 (named
  * in the brief) was not found in the sources searched.
  */
-export const IP_FORBIDDEN_BODY =
+const IP_FORBIDDEN_BODY =
   '<!DOCTYPE html>\n<html><head><title>Error 403 - Forbidden</title></head><body>' +
   '<h1>Error 403 - Forbidden</h1><p>The web app you have attempted to reach has blocked your access.</p>' +
   '</body></html>\n';
