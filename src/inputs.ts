@@ -30,11 +30,13 @@ export const Inputs = {
   DryRun: 'dry-run',
   Timeout: 'timeout',
   ResourceManagerEndpoint: 'resource-manager-endpoint',
+  RemoteBuild: 'remote-build',
 } as const;
 
 export type DeployMode = 'auto' | 'zipdeploy' | 'run-from-package';
 export type OnConflict = 'backup-and-replace' | 'fail';
 export type PackageAccess = 'sas' | 'managed-identity';
+export type RemoteBuild = 'auto' | 'true' | 'false';
 
 export interface PublishProfile {
   /** Kudu origin, e.g. https://app.scm.azurewebsites.net */
@@ -96,7 +98,10 @@ export interface ActionInputs {
   syncTriggers: boolean;
   verify: boolean;
   rollbackOnFailure: boolean;
+  /** A deployment id or package URL to redeploy, the way the app runs, without packaging. */
   rollbackTo: string | undefined;
+  /** Build on the platform (Oryx): `auto` for a Python app whose requirements are not in the package. */
+  remoteBuild: RemoteBuild;
   retainPackages: number;
   retainDays: number;
   dryRun: boolean;
@@ -285,10 +290,13 @@ export function getInputs(read: InputReader): ActionInputs {
     );
   }
   const rollbackTo = optional(read(Inputs.RollbackTo));
-  if (rollbackTo && (publishProfile || deployMode === 'zipdeploy')) {
-    throw new InputError(`Input '${Inputs.RollbackTo}' redeploys a stored package by run-from-package`, {
-      fix: "Use it with azure/login (not publish-profile) and deploy-mode 'auto' or 'run-from-package'",
-    });
+  if (rollbackTo && publishProfile) {
+    throw new InputError(
+      `Input '${Inputs.RollbackTo}' redeploys a package from the storage account, which needs ARM`,
+      {
+        fix: 'Use it with azure/login, not publish-profile',
+      },
+    );
   }
   if (rollbackTo && !DEPLOYMENT_ID.test(rollbackTo) && !/^https:\/\//i.test(rollbackTo)) {
     throw new InputError(`Input '${Inputs.RollbackTo}' must be a deployment id or an https package URL`, {
@@ -353,6 +361,12 @@ export function getInputs(read: InputReader): ActionInputs {
     verify: bool(read(Inputs.Verify), Inputs.Verify, true),
     rollbackOnFailure: bool(read(Inputs.RollbackOnFailure), Inputs.RollbackOnFailure, true),
     rollbackTo,
+    remoteBuild: choice<RemoteBuild>(
+      read(Inputs.RemoteBuild),
+      Inputs.RemoteBuild,
+      ['auto', 'true', 'false'],
+      'auto',
+    ),
     retainPackages: int(read(Inputs.RetainPackages), Inputs.RetainPackages, 10, 1, 1000),
     retainDays: int(read(Inputs.RetainDays), Inputs.RetainDays, 90, 1, 36500),
     dryRun: bool(read(Inputs.DryRun), Inputs.DryRun, false),

@@ -9,7 +9,8 @@ export type PackageSettings = Partial<Record<(typeof PACKAGE_SETTINGS)[number], 
  */
 export class Journal {
   private written: PackageSettings | undefined;
-  private deployed: string | undefined;
+  private deployed: 'sitepackages' | 'wwwroot' | undefined;
+  private kept: { name: string; file: string } | undefined;
 
   /** Called just before the settings PUT, with the values it sets. */
   settingsWritten(settings: Readonly<Record<string, string>>): void {
@@ -18,16 +19,28 @@ export class Journal {
     );
   }
 
-  /** Called just before a zipdeploy is sent: the app's content may change even when no setting does. */
-  contentSent(where: string): void {
+  /**
+   * Called just before a zipdeploy is sent: the app's content may change even when no setting does. Kudu puts it
+   * in data/SitePackages (the app runs =1) or site/wwwroot (extracted or built there).
+   */
+  contentSent(where: 'sitepackages' | 'wwwroot'): void {
     this.deployed = where;
+  }
+
+  /** The package the app ran from before (data/SitePackages), copied to a local file. */
+  previousPackageKept(name: string, file: string): void {
+    this.kept = { name, file };
+  }
+
+  get previousPackage(): { name: string; file: string } | undefined {
+    return this.kept;
   }
 
   get settings(): PackageSettings | undefined {
     return this.written;
   }
 
-  get content(): string | undefined {
+  get content(): 'sitepackages' | 'wwwroot' | undefined {
     return this.deployed;
   }
 }

@@ -3,20 +3,20 @@ import { guarded } from './guard.js';
 import { type ActionIO, githubIO } from './io.js';
 import { Journal } from './journal.js';
 import type { Inspection, Package } from './model.js';
-import { admitPackage, type Plan, planDeployment } from './plan.js';
+import { type Plan, planDeployment } from './plan.js';
 import { publish } from './report.js';
 import { type Applied, assemble, type Done, failureMessage, timed } from './result.js';
 import { backUp } from './steps/backup.js';
 import { connect } from './steps/connect.js';
 import { inspect } from './steps/inspect.js';
-import { preparePackage, startPackaging } from './steps/package.js';
+import { factsOf, preparePackage, startPackaging } from './steps/package.js';
 import { record } from './steps/record.js';
 import { restore } from './steps/restore.js';
 import { retain } from './steps/retain.js';
 import { runFromPackage } from './steps/run-from-package.js';
 import { verify } from './steps/verify.js';
 import { zipDeploy } from './steps/zipdeploy.js';
-import { type Clients, clientsFor } from './wiring.js';
+import { type Clients, clientsFor, openStorage } from './wiring.js';
 
 /**
  * The deploy, in order: inputs → connect → inspect → plan → package → back up → apply → verify → retain, then
@@ -35,18 +35,28 @@ export async function run(io: ActionIO = githubIO()): Promise<void> {
     const packaging = startPackaging(ctx, phase); // alongside connect and inspect, which it does not need
     const connection = keep('connection', await phase('connect', () => connect(ctx)));
     const inspection = keep('inspection', await phase('inspect', () => inspect(ctx, connection)));
-    const plan = keep('plan', planDeployment(ctx.planInputs, inspection.app));
+    // What cannot work stops here, before the package is even awaited; the package then settles the rest.
+    const early = keep('plan', planDeployment(ctx.planInputs, inspection.app));
+    const stored = early.storage && openStorage(ctx, early.storage, inspection, connection);
+    const pkg = keep('package', await preparePackage(ctx, packaging, stored, early.mode));
+    const plan = keep('plan', planDeployment(ctx.planInputs, inspection.app, factsOf(pkg)));
     for (const reason of plan.reasons) ctx.logger.info(`plan: ${reason}`);
     const clients = clientsFor(ctx, connection, inspection, plan);
-    const pkg = keep('package', await preparePackage(ctx, packaging, clients.storage));
-    admitPackage(plan, pkg);
     if (ctx.inputs.dryRun) return ctx.logger.info('dry-run: stopping before any change.');
 
     const backup = await phase('backup', () => backUp(ctx, { plan, inspection, ...clients }));
     done.backup = backup;
     const journal = new Journal();
     const applied = await guarded(
-      () => restore(ctx, { arm: clients.arm, mode: plan.mode, inspection, journal, backup }),
+      () =>
+        restore(ctx, {
+          arm: clients.arm,
+          kuduOn: clients.mode === 'zipdeploy' ? clients.kuduOn : undefined,
+          mode: plan.mode,
+          inspection,
+          journal,
+          backup,
+        }),
       async () => {
         done.wrote = true;
         const applied = keep(
@@ -54,7 +64,13 @@ export async function run(io: ActionIO = githubIO()): Promise<void> {
           await phase('apply', () => apply(ctx, clients, { plan, pkg, inspection, journal })),
         );
         const arm = clients.arm;
-        if (arm) keep('verified', await phase('verify', () => verify(ctx, { arm, pkg })));
+        if (arm)
+          keep(
+            'verified',
+            await phase('verify', () =>
+              verify(ctx, { arm, pkg, hostName: inspection.site?.defaultHostName }),
+            ),
+          );
         return applied;
       },
     );

@@ -31,6 +31,7 @@ export interface BuiltPackage extends PackageCommon {
   path: string;
   templatePath: string | undefined;
   warnings: string[];
+  pythonNeedsBuild: boolean;
 }
 
 /** A package already in storage (rollback-to): nothing is built or uploaded. */
@@ -40,7 +41,17 @@ export interface StoredPackage extends PackageCommon {
   deploymentId: string;
 }
 
-export type Package = BuiltPackage | StoredPackage;
+/** A stored package fetched into a local zip, to be zip-deployed (rollback-to on an app that runs from =1). */
+export interface FetchedPackage extends PackageCommon {
+  kind: 'fetched';
+  path: string;
+  blob: StoredBlob;
+  deploymentId: string;
+}
+
+export type Package = BuiltPackage | StoredPackage | FetchedPackage;
+/** A package with a local zip: what Kudu can be sent. */
+export type LocalPackage = BuiltPackage | FetchedPackage;
 
 /** How the run reaches the app: ARM with the logged-in identity, or Kudu alone with a publish profile. */
 export type Connection = ArmConnection | ProfileConnection;

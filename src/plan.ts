@@ -21,7 +21,7 @@ export type Operation = 'deploy' | 'rollback-to';
 /** What inspection found; everything the plan depends on. */
 export interface AppState {
   /** undefined with a publish profile: Kudu alone, no ARM view of the site. */
-  site: { kind: string; sku: string } | undefined;
+  site: { kind: string; sku: string; linuxFxVersion: string } | undefined;
   settings: Readonly<Record<string, string>>;
   /** The cloud's storage endpoint suffix (`core.windows.net`, …), for an account given by name. */
   storageSuffix: string;
@@ -40,6 +40,7 @@ export type PlanInputs = Pick<
   | 'rollbackTo'
   | 'storageAccount'
   | 'storageConnectionString'
+  | 'remoteBuild'
   | 'dryRun'
 > & { publishProfile: boolean };
 
@@ -70,6 +71,8 @@ export interface Plan {
   storage: StorageChoice | undefined;
   /** The sync-triggers route that works on this plan. */
   syncRoute: SyncRoute;
+  /** Kudu builds the app (Oryx) during the zipdeploy. */
+  remoteBuild: boolean;
 }
 
 export function classifyHosting(siteSku: string): Hosting {
@@ -102,8 +105,40 @@ const HOSTING_LABEL: Record<Hosting, string> = {
   dedicated: 'Dedicated (App Service plan)',
 };
 
-/** Pure: chooses the operation, the mode and the settings change from the inputs and the inspected app. */
-export function planDeployment(inputs: PlanInputs, app: AppState): Plan {
+/** Remote build switches, as Core Tools and az set them for a Linux build (KuduLite / Oryx). */
+export const SCM_DO_BUILD = 'SCM_DO_BUILD_DURING_DEPLOYMENT';
+export const ENABLE_ORYX_BUILD = 'ENABLE_ORYX_BUILD';
+
+/** What the plan needs to know of the package, once it is built or found. */
+export interface PackageFacts {
+  size: number;
+  /** A Python app whose requirements.txt names packages it does not carry in .python_packages. */
+  pythonNeedsBuild: boolean;
+  /** A package already in storage (rollback-to): it is deployed as it was built. */
+  stored: boolean;
+}
+
+/** A mounted package (run-from-package, by URL or =1) is at most 1 GB (Learn: deploy-run-package troubleshooting). */
+export const MAX_MOUNTED_PACKAGE_BYTES = 1024 ** 3;
+/** Zip deploys above 2 GB fail with unclear errors (azure-cli#26635). */
+export const MAX_ZIP_DEPLOY_BYTES = 2 * 1024 ** 3;
+
+const GB = 1024 ** 3;
+
+/** Container and Kubernetes-hosted apps run an image, not a zip (Core Tools Site.IsKubeApp, IsLinuxFxVersionUsingCustomImage). */
+export function isContainerApp(site: { kind: string; linuxFxVersion: string }): boolean {
+  const kind = site.kind.toLowerCase();
+  return (
+    kind.includes('container') || kind.includes('kubernetes') || /^docker\|/i.test(site.linuxFxVersion.trim())
+  );
+}
+
+/**
+ * Pure: chooses the operation, the mode and the settings change from the inputs and the inspected app. Called
+ * once without `pkg`, before the package is awaited, so that what cannot work stops at once; and once with it,
+ * for the decisions the package settles (remote build, size).
+ */
+export function planDeployment(inputs: PlanInputs, app: AppState, pkg?: PackageFacts): Plan {
   const value = packageSetting(app.settings);
   const previousKind = classifyPrevious(value);
   const describePrevious =
@@ -113,7 +148,7 @@ export function planDeployment(inputs: PlanInputs, app: AppState): Plan {
         ? `${RUN_FROM_PACKAGE} is a package URL`
         : `${RUN_FROM_PACKAGE} is '${value}'`;
   if (inputs.publishProfile || !app.site)
-    return planWithPublishProfile(inputs, previousKind, describePrevious);
+    return planWithPublishProfile(inputs, previousKind, describePrevious, pkg);
 
   const { kind, sku } = app.site;
   const hosting = classifyHosting(sku);
@@ -129,6 +164,14 @@ export function planDeployment(inputs: PlanInputs, app: AppState): Plan {
       },
     );
   }
+  if (isContainerApp(app.site)) {
+    throw new PlanError(
+      `${inputs.appName} runs a container image (kind '${kind}'${app.site.linuxFxVersion ? `, linuxFxVersion '${app.site.linuxFxVersion}'` : ''}), which a zip package cannot change; nothing was changed`,
+      {
+        fix: 'Build and push the image, then update the app with azure/functions-container-action or az functionapp config container set',
+      },
+    );
+  }
   if (hosting === 'flex-consumption') {
     throw new PlanError(
       `The app runs on Flex Consumption, which deploys through OneDeploy (/api/publish) and must not have ${RUN_FROM_PACKAGE}; this action does not deploy Flex apps yet`,
@@ -137,18 +180,31 @@ export function planDeployment(inputs: PlanInputs, app: AppState): Plan {
   }
   const linuxConsumption = hosting === 'consumption' && os === 'linux';
   const operation: Operation = inputs.rollbackTo ? 'rollback-to' : 'deploy';
+  const wantsBuild =
+    pkg !== undefined &&
+    !pkg.stored &&
+    (inputs.remoteBuild === 'true' || (inputs.remoteBuild === 'auto' && pkg.pythonNeedsBuild));
+  const buildWhy =
+    inputs.remoteBuild === 'true'
+      ? 'remote-build true'
+      : 'remote-build auto (a Python app with requirements.txt and no .python_packages, as Core Tools decides)';
 
-  let mode: Mode;
   if (inputs.rollbackTo) {
-    mode = 'run-from-package';
     reasons.push(
-      `rollback-to '${redactSas(inputs.rollbackTo)}': the stored package is redeployed by run-from-package, without packaging.`,
+      `rollback-to '${redactSas(inputs.rollbackTo)}': the stored package is redeployed without packaging, the way the app runs.`,
     );
-  } else if (inputs.deployMode === 'auto') {
+  }
+  let mode: Mode;
+  if (inputs.deployMode === 'auto') {
     if (linuxConsumption) {
       mode = 'run-from-package';
       reasons.push(
         'deploy-mode auto: Linux Consumption supports only an external package URL (zipdeploy is not supported there), so run-from-package.',
+      );
+    } else if (previousKind === 'url' && wantsBuild && os === 'linux') {
+      mode = 'zipdeploy';
+      reasons.push(
+        `deploy-mode auto: ${describePrevious}, but ${buildWhy} needs Kudu's build, which a package URL cannot have: zipdeploy with remote build.`,
       );
     } else if (previousKind === 'url') {
       mode = 'run-from-package';
@@ -173,6 +229,30 @@ export function planDeployment(inputs: PlanInputs, app: AppState): Plan {
     mode = 'run-from-package';
     reasons.push('deploy-mode run-from-package was requested.');
   }
+  if (mode === 'run-from-package' && previousKind === 'local-package' && !linuxConsumption) {
+    throw new PlanError(
+      `${inputs.appName} runs from a local package (${RUN_FROM_PACKAGE}=1), and an app that runs a local package cannot be switched to a package URL (Learn: "can't be migrated to run from a remote ZIP package"); nothing was changed`,
+      {
+        fix: "Use deploy-mode 'auto' or 'zipdeploy' for this app, or create a new app to run from a package URL",
+      },
+    );
+  }
+  if (wantsBuild && os === 'windows') {
+    throw new PlanError(
+      `${buildWhy}: remote build (Oryx) runs on Linux only, and the app runs on Windows; nothing was changed`,
+      {
+        fix: 'Build the app in the workflow before this step and set remote-build: false',
+      },
+    );
+  }
+  if (wantsBuild && mode === 'run-from-package') {
+    throw new PlanError(
+      `${buildWhy}, but the app runs from a package URL (${linuxConsumption ? 'Linux Consumption' : 'run-from-package'}), which the platform mounts as it is: nothing builds it, and its functions would fail to import their packages; nothing was changed`,
+      {
+        fix: 'Install the requirements into the package before this step (pip install -r requirements.txt --target .python_packages/lib/site-packages), or move the app to Flex Consumption, which builds remotely',
+      },
+    );
+  }
 
   const conflict = mode === 'zipdeploy' && previousKind === 'url';
   let backup: Plan['backup'];
@@ -190,11 +270,20 @@ export function planDeployment(inputs: PlanInputs, app: AppState): Plan {
         );
       }
       reasons.push(
-        `Conflict: ${RUN_FROM_PACKAGE} is a URL, which makes Kudu refuse zipdeploy (409); on-conflict backup-and-replace: the URL is backed up as an artifact, then replaced by 1.`,
+        `Conflict: ${RUN_FROM_PACKAGE} is a URL, which makes Kudu refuse zipdeploy (409); on-conflict backup-and-replace: the URL is backed up as an artifact, then ${wantsBuild ? 'removed' : 'replaced by 1'}.`,
       );
-      backup = { reason: `zipdeploy requested while ${RUN_FROM_PACKAGE} was a package URL (replaced by 1)` };
+      backup = {
+        reason: `zipdeploy requested while ${RUN_FROM_PACKAGE} was a package URL (${wantsBuild ? 'removed for a remote build' : 'replaced by 1'})`,
+      };
     }
-    if (app.settings[RUN_FROM_PACKAGE]?.trim() !== '1') {
+    if (wantsBuild) {
+      if (app.settings[RUN_FROM_PACKAGE] !== undefined) patch.remove.push(RUN_FROM_PACKAGE);
+      patch.set[SCM_DO_BUILD] = 'true';
+      patch.set[ENABLE_ORYX_BUILD] = 'true';
+      reasons.push(
+        `${buildWhy}: Kudu builds the app (Oryx) during zipdeploy; ${RUN_FROM_PACKAGE}=1 would make it skip the build on Linux, so it is removed, and ${SCM_DO_BUILD} and ${ENABLE_ORYX_BUILD} are set to true.`,
+      );
+    } else if (app.settings[RUN_FROM_PACKAGE]?.trim() !== '1') {
       patch.runFromPackage = { kind: 'value', value: '1' };
       if (!conflict)
         reasons.push(
@@ -223,9 +312,12 @@ export function planDeployment(inputs: PlanInputs, app: AppState): Plan {
         reasons.push(`${RUN_FROM_PACKAGE_MI} is removed so the platform reads the package with the SAS.`);
       }
     }
+  }
+  if (mode === 'run-from-package' || inputs.rollbackTo) {
     storage = chooseStorage(inputs, app);
     reasons.push(describeStorage(storage));
     if (
+      mode === 'run-from-package' &&
       storage.kind === 'entra' &&
       inputs.packageAccess === 'sas' &&
       inputs.sasExpiryMs > USER_DELEGATION_SAS_LIMIT_MS
@@ -238,9 +330,15 @@ export function planDeployment(inputs: PlanInputs, app: AppState): Plan {
       );
     }
   }
+  if (pkg?.pythonNeedsBuild && !wantsBuild && !pkg.stored) {
+    reasons.push(
+      'remote-build false: the package has a requirements.txt but no .python_packages; functions that import those packages will fail to load.',
+    );
+  }
   // The old name goes whenever the package setting is written, so only one setting says what the app runs.
-  if (patch.runFromPackage.kind !== 'keep' && app.settings[RUN_FROM_ZIP] !== undefined)
+  if ((patch.runFromPackage.kind !== 'keep' || wantsBuild) && app.settings[RUN_FROM_ZIP] !== undefined)
     patch.remove.push(RUN_FROM_ZIP);
+  if (pkg) admitSize(mode, wantsBuild, pkg.size);
   if (inputs.dryRun) reasons.push('dry-run: nothing is changed.');
 
   // Microsoft: the ARM syncfunctiontriggers route "does not work for Linux Consumption"; the host-runtime one does
@@ -248,13 +346,39 @@ export function planDeployment(inputs: PlanInputs, app: AppState): Plan {
   const syncRoute: SyncRoute = linuxConsumption
     ? 'hostruntime/admin/host/synctriggers'
     : 'syncfunctiontriggers';
-  return { operation, mode, hosting, os, reasons, conflict, backup, patch, storage, syncRoute };
+  return {
+    operation,
+    mode,
+    hosting,
+    os,
+    reasons,
+    conflict,
+    backup,
+    patch,
+    storage,
+    syncRoute,
+    remoteBuild: wantsBuild,
+  };
+}
+
+/** Pure: refuses a package the platform cannot take, before any write. */
+function admitSize(mode: Mode, remoteBuild: boolean, size: number): void {
+  const mounted = mode === 'run-from-package' || !remoteBuild;
+  const limit = mounted ? MAX_MOUNTED_PACKAGE_BYTES : MAX_ZIP_DEPLOY_BYTES;
+  if (size <= limit) return;
+  throw new PlanError(
+    `The package is ${(size / GB).toFixed(2)} GB; ${mounted ? `a package the app runs from (${mode === 'zipdeploy' ? `${RUN_FROM_PACKAGE}=1` : 'a package URL'}) is at most 1 GB, and the platform cannot mount a larger one` : 'a zip deploy is at most 2 GB (larger ones fail with unclear errors)'}; nothing was changed`,
+    {
+      fix: 'Leave development dependencies, tests and build caches out of the package (.funcignore, exclude, npm ci --omit=dev)',
+    },
+  );
 }
 
 function planWithPublishProfile(
   inputs: PlanInputs,
   previousKind: PreviousKind,
   describePrevious: string,
+  pkg: PackageFacts | undefined,
 ): Plan {
   const reasons = [
     'publish-profile given: Kudu zipdeploy with basic auth, without ARM (settings cannot be changed).',
@@ -268,6 +392,17 @@ function planWithPublishProfile(
     );
   }
   reasons.push(`${describePrevious}; it is left as it is.`);
+  if (inputs.remoteBuild === 'true') {
+    throw new PlanError('remote-build true needs app settings changed, which a publish profile cannot do', {
+      fix: 'Log in with azure/login instead of a publish profile, or build the app in the workflow and set remote-build: false',
+    });
+  }
+  if (pkg?.pythonNeedsBuild) {
+    reasons.push(
+      'The package has a requirements.txt but no .python_packages, and a publish profile cannot turn on remote build: functions that import those packages will fail to load.',
+    );
+  }
+  if (pkg) admitSize('zipdeploy', false, pkg.size);
   if (inputs.dryRun) reasons.push('dry-run: nothing is changed.');
   return {
     operation: 'deploy',
@@ -280,6 +415,7 @@ function planWithPublishProfile(
     patch: { runFromPackage: { kind: 'keep' }, set: {}, remove: [] },
     storage: undefined,
     syncRoute: 'syncfunctiontriggers',
+    remoteBuild: false,
   };
 }
 
@@ -339,26 +475,6 @@ function describeStorage(s: StorageChoice): string {
   return s.kind === 'shared-key'
     ? `Packages are stored in account '${s.accountName}' with the account key from ${s.from === 'AzureWebJobsStorage' ? "the app's AzureWebJobsStorage" : 'storage-connection-string'}.`
     : `Packages are stored in account '${s.accountName}' (from ${s.from}) with Entra ID as the logged-in identity (needs Storage Blob Data Contributor).`;
-}
-
-/** What the plan needs to know of the package, once it is built or found. */
-export interface PackageFacts {
-  size: number;
-}
-
-/** A mounted package (run-from-package, by URL or =1) is at most 1 GB (Learn: deploy-run-package troubleshooting). */
-export const MAX_MOUNTED_PACKAGE_BYTES = 1024 ** 3;
-
-/** Pure: refuses a package the platform cannot take, before any write. */
-export function admitPackage(plan: Plan, pkg: PackageFacts): void {
-  if (pkg.size > MAX_MOUNTED_PACKAGE_BYTES) {
-    throw new PlanError(
-      `The package is ${(pkg.size / 1024 ** 3).toFixed(2)} GB; a package the app runs from (${plan.mode}) is at most 1 GB, and the platform cannot mount a larger one; nothing was changed`,
-      {
-        fix: 'Leave development dependencies and build output out of the package (.funcignore, exclude, npm ci --omit=dev)',
-      },
-    );
-  }
 }
 
 /** Pure: the full settings to PUT (ARM replaces the whole set), from a fresh read and the plan's patch. */

@@ -4,20 +4,28 @@ import { ActionError } from './errors.js';
 import type { Logger } from './logger.js';
 import {
   applySettingsPatch,
+  ENABLE_ORYX_BUILD,
   RUN_FROM_PACKAGE,
   RUN_FROM_PACKAGE_MI,
   RUN_FROM_ZIP,
+  SCM_DO_BUILD,
   type SettingsPatch,
 } from './plan.js';
 import { redactSas, sasExpiry, sasSignatures } from './redact.js';
 
-/** The settings that say which package the app runs; a deploy changes these and nothing else. */
-export const PACKAGE_SETTINGS = [RUN_FROM_PACKAGE, RUN_FROM_ZIP, RUN_FROM_PACKAGE_MI] as const;
+/** The settings that say which package the app runs and how Kudu builds it; a deploy changes these and nothing else. */
+export const PACKAGE_SETTINGS = [
+  RUN_FROM_PACKAGE,
+  RUN_FROM_ZIP,
+  RUN_FROM_PACKAGE_MI,
+  SCM_DO_BUILD,
+  ENABLE_ORYX_BUILD,
+] as const;
 
 /** The package settings that differ between two reads (names only: values may be secrets). */
 export function changedPackageSettings(
-  before: Readonly<Record<string, string>>,
-  now: Readonly<Record<string, string>>,
+  before: Readonly<Record<string, string | undefined>>,
+  now: Readonly<Record<string, string | undefined>>,
 ): string[] {
   return PACKAGE_SETTINGS.filter((key) => before[key] !== now[key]);
 }
@@ -36,7 +44,7 @@ export function maskSettingValue(value: string | undefined, logger: Logger): voi
 /**
  * Applies the plan's patch on top of a fresh read: ARM replaces the whole set, so everything else is kept as it
  * is now. Refuses to write over a change made since inspection (another deploy): nothing is written then.
- * Returns the value of WEBSITE_RUN_FROM_PACKAGE after the write.
+ * Returns the whole set as written.
  */
 export async function writePackageSettings(args: {
   arm: AppServiceApi;
@@ -45,7 +53,7 @@ export async function writePackageSettings(args: {
   patch: SettingsPatch;
   packageUrl?: string;
   journal: { settingsWritten(settings: Readonly<Record<string, string>>): void };
-}): Promise<string | undefined> {
+}): Promise<Record<string, string>> {
   const fresh = await args.arm.listSettings(args.ref);
   const changed = changedPackageSettings(args.inspected, fresh);
   if (changed.length > 0) {
@@ -62,7 +70,7 @@ export async function writePackageSettings(args: {
   const next = applySettingsPatch(fresh, args.patch, args.packageUrl);
   args.journal.settingsWritten(next);
   await args.arm.putSettings(args.ref, next);
-  return next[RUN_FROM_PACKAGE];
+  return next;
 }
 
 /** A SAS this close to expiry is worth a warning: the platform re-reads the package on every restart. */

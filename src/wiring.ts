@@ -24,13 +24,16 @@ export type Clients =
       mode: 'zipdeploy';
       target: Target;
       kudu: KuduApi;
-      storage: undefined;
+      /** Kudu on another deadline: the restore's own. */
+      kuduOn(deadline: Deadline): KuduApi;
+      /** Set for rollback-to, whose package is in storage. */
+      storage: StorageApi | undefined;
       /** undefined with a publish profile: no settings change, no function listing, no restore. */
       arm: (ArmClients & { basicAuthKudu(): Promise<KuduApi | undefined> }) | undefined;
     };
 
 /** Opens the package storage the plan chose; the key comes from the input or the app setting it named. */
-function openStorage(
+export function openStorage(
   ctx: RunContext,
   choice: StorageChoice,
   inspection: Inspection,
@@ -70,6 +73,7 @@ export function clientsFor(
       mode: 'zipdeploy',
       target,
       kudu: connection.kudu(ctx.deadline),
+      kuduOn: connection.kudu,
       arm: undefined,
       storage: undefined,
     };
@@ -91,16 +95,19 @@ export function clientsFor(
     });
   }
   const origin = `https://${scmHost}`;
+  const kuduOn = (deadline: Deadline) =>
+    createKuduApi({
+      origin,
+      auth: { kind: 'bearer', credential: connection.credential, scope: connection.armScope },
+      deadline,
+      logger: ctx.logger,
+    });
   return {
     mode: 'zipdeploy',
     target,
-    storage: undefined,
-    kudu: createKuduApi({
-      origin,
-      auth: { kind: 'bearer', credential: connection.credential, scope: connection.armScope },
-      deadline: ctx.deadline,
-      logger: ctx.logger,
-    }),
+    storage: plan.storage && openStorage(ctx, plan.storage, inspection, connection),
+    kudu: kuduOn(ctx.deadline),
+    kuduOn,
     arm: {
       ...arm,
       async basicAuthKudu() {

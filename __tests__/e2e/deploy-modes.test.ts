@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../sandbox/index.js';
 import {
   appState,
-  settledState,
   artifactDocuments,
   blobService,
   control,
@@ -13,6 +12,7 @@ import {
   patchSettings,
   publishingCredentials,
   sasSignature,
+  settledState,
   startE2ESandbox,
   storeLegacyPackage,
 } from './helpers.js';

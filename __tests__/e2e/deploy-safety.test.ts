@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../sandbox/index.js';
 import {
   appState,
-  settledState,
   artifactDocuments,
   blobService,
   control,
@@ -14,6 +13,7 @@ import {
   patchSettings,
   publishingCredentials,
   sasSignature,
+  settledState,
   startE2ESandbox,
   storeLegacyPackage,
 } from './helpers.js';

@@ -23,6 +23,11 @@ export function seed(
       settings?: Record<string, string>;
       slots?: string[];
       linuxFx?: string;
+      /** Site kind when it is not the plain function app of its OS (container apps, web apps). */
+      kind?: string;
+      imageFunctions?: string[];
+      identities?: string[];
+      basicAuthAllowed?: boolean;
     }
   >,
 ) {
@@ -33,6 +38,10 @@ export function seed(
       os: a.os,
       plan: { name: `plan-${name}`, sku: a.sku },
       linuxFxVersion: a.os === 'linux' ? (a.linuxFx ?? 'Node|20') : '',
+      ...(a.kind ? { kind: a.kind } : {}),
+      ...(a.imageFunctions ? { imageFunctions: a.imageFunctions } : {}),
+      ...(a.identities ? { identities: a.identities } : {}),
+      ...(a.basicAuthAllowed !== undefined ? { basicAuthAllowed: a.basicAuthAllowed } : {}),
       settings: a.settings ?? nodeSettings(),
       slots: (a.slots ?? []).map((slot) => ({ name: slot, settings: nodeSettings({ SLOT_ONLY: slot }) })),
     })),

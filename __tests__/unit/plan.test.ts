@@ -2,17 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { PlanError } from '../../src/errors.js';
 import {
   type AppState,
-  admitPackage,
   applySettingsPatch,
   chooseStorage,
   classifyPrevious,
+  ENABLE_ORYX_BUILD,
   MAX_MOUNTED_PACKAGE_BYTES,
+  MAX_ZIP_DEPLOY_BYTES,
+  type PackageFacts,
   type PlanInputs,
   packageSetting,
   planDeployment,
   RUN_FROM_PACKAGE,
   RUN_FROM_PACKAGE_MI,
   RUN_FROM_ZIP,
+  SCM_DO_BUILD,
 } from '../../src/plan.js';
 
 const URL_VALUE = 'https://acct.blob.core.windows.net/deployments/x.zip?sv=2024&se=2027-01-01&sp=r&sig=abc';
@@ -29,6 +32,7 @@ const base: PlanInputs = {
   rollbackTo: undefined,
   storageAccount: undefined,
   storageConnectionString: undefined,
+  remoteBuild: 'auto',
   dryRun: false,
   publishProfile: false,
 };
@@ -38,7 +42,7 @@ const app = (
   rfp?: string,
   extra: Record<string, string> = {},
 ): AppState => ({
-  site: { sku: siteSku, kind: os === 'linux' ? 'functionapp,linux' : 'functionapp' },
+  site: { sku: siteSku, kind: os === 'linux' ? 'functionapp,linux' : 'functionapp', linuxFxVersion: '' },
   settings: {
     FUNCTIONS_WORKER_RUNTIME: 'node',
     AzureWebJobsStorage: KEY_CS,
@@ -235,7 +239,10 @@ describe('planDeployment: explicit modes and conflicts', () => {
   });
 
   it('a site that is not a Function App is refused before any write', () => {
-    const web: AppState = { ...app('Standard', 'windows'), site: { sku: 'Standard', kind: 'app' } };
+    const web: AppState = {
+      ...app('Standard', 'windows'),
+      site: { sku: 'Standard', kind: 'app', linuxFxVersion: '' },
+    };
     expect(() => planDeployment(base, web)).toThrow(PlanError);
     expect(() => planDeployment(base, web)).toThrow(/is not a Function App \(site kind 'app'\)/);
   });
@@ -264,12 +271,13 @@ describe('planDeployment: explicit modes and conflicts', () => {
     expect(planDeployment(base, app('Dynamic', 'linux')).reasons.join(' ')).not.toMatch(/dry-run/);
   });
 
-  it('rollback-to redeploys by run-from-package, with its own reason, whatever deploy-mode says', () => {
-    const plan = planDeployment({ ...base, rollbackTo: 'release-1' }, app('ElasticPremium', 'windows', '0'));
+  it('rollback-to states itself before the mode, which follows the table', () => {
+    const plan = planDeployment({ ...base, rollbackTo: 'release-1' }, app('Dynamic', 'linux'));
     expect(plan).toMatchObject({ operation: 'rollback-to', mode: 'run-from-package' });
     expect(plan.reasons[1]).toBe(
-      "rollback-to 'release-1': the stored package is redeployed by run-from-package, without packaging.",
+      "rollback-to 'release-1': the stored package is redeployed without packaging, the way the app runs.",
     );
+    expect(plan.reasons[2]).toMatch(/Linux Consumption supports only an external package URL/);
     expect(planDeployment(base, app('ElasticPremium', 'windows', '0')).operation).toBe('deploy');
   });
 });
@@ -390,13 +398,131 @@ describe('planDeployment: storage and the SAS lifetime', () => {
   });
 });
 
-describe('admitPackage', () => {
-  const plan = planDeployment(base, app('Dynamic', 'linux'));
-  it('takes a package up to 1 GB and refuses a larger one before any write', () => {
-    expect(() => admitPackage(plan, { size: MAX_MOUNTED_PACKAGE_BYTES })).not.toThrow();
-    expect(() => admitPackage(plan, { size: MAX_MOUNTED_PACKAGE_BYTES + 1 })).toThrow(
-      /at most 1 GB.*nothing was changed/,
+const built = (extra: Partial<PackageFacts> = {}): PackageFacts => ({
+  size: 1000,
+  pythonNeedsBuild: false,
+  stored: false,
+  ...extra,
+});
+
+describe('planDeployment: what the package settles', () => {
+  it('a package up to 1 GB is taken; a larger one the app would mount is refused before any write', () => {
+    const state = app('Dynamic', 'linux');
+    expect(() => planDeployment(base, state, built({ size: MAX_MOUNTED_PACKAGE_BYTES }))).not.toThrow();
+    expect(() => planDeployment(base, state, built({ size: MAX_MOUNTED_PACKAGE_BYTES + 1 }))).toThrow(
+      /a package the app runs from \(a package URL\) is at most 1 GB.*nothing was changed/,
     );
+    expect(() =>
+      planDeployment(base, app('ElasticPremium', 'linux'), built({ size: MAX_MOUNTED_PACKAGE_BYTES + 1 })),
+    ).toThrow(/\(WEBSITE_RUN_FROM_PACKAGE=1\) is at most 1 GB/);
+  });
+
+  it('a remote build (wwwroot) may be up to 2 GB', () => {
+    const python = app('ElasticPremium', 'linux');
+    const needsBuild = built({ pythonNeedsBuild: true, size: MAX_MOUNTED_PACKAGE_BYTES + 1 });
+    expect(() => planDeployment(base, python, needsBuild)).not.toThrow();
+    expect(() => planDeployment(base, python, { ...needsBuild, size: MAX_ZIP_DEPLOY_BYTES + 1 })).toThrow(
+      /a zip deploy is at most 2 GB/,
+    );
+  });
+
+  it('remote-build auto on Linux Elastic Premium: =1 removed, the build switches set, reason stated', () => {
+    const state = app('ElasticPremium', 'linux', '1');
+    const plan = planDeployment(base, state, built({ pythonNeedsBuild: true }));
+    expect(plan).toMatchObject({ mode: 'zipdeploy', remoteBuild: true });
+    const next = applySettingsPatch(state.settings, plan.patch);
+    expect(next[RUN_FROM_PACKAGE]).toBeUndefined();
+    expect(next[SCM_DO_BUILD]).toBe('true');
+    expect(next[ENABLE_ORYX_BUILD]).toBe('true');
+    expect(plan.reasons).toContain(
+      'remote-build auto (a Python app with requirements.txt and no .python_packages, as Core Tools decides): Kudu builds the app (Oryx) during zipdeploy; WEBSITE_RUN_FROM_PACKAGE=1 would make it skip the build on Linux, so it is removed, and SCM_DO_BUILD_DURING_DEPLOYMENT and ENABLE_ORYX_BUILD are set to true.',
+    );
+    // Without the package's word, no build is decided.
+    expect(planDeployment(base, state).remoteBuild).toBe(false);
+  });
+
+  it('remote-build auto turns a URL app on Linux Dedicated into a zipdeploy with build (URL backed up)', () => {
+    const plan = planDeployment(
+      base,
+      app('PremiumV3', 'linux', URL_VALUE),
+      built({ pythonNeedsBuild: true }),
+    );
+    expect(plan).toMatchObject({ mode: 'zipdeploy', remoteBuild: true, conflict: true });
+    expect(plan.backup?.reason).toMatch(/removed for a remote build/);
+    expect(plan.reasons[1]).toMatch(/needs Kudu's build, which a package URL cannot have/);
+  });
+
+  it.each([
+    [
+      'Linux Consumption, auto',
+      app('Dynamic', 'linux'),
+      'auto',
+      /runs from a package URL \(Linux Consumption\).*pip install -r requirements.txt --target \.python_packages/,
+    ],
+    [
+      'explicit run-from-package, true',
+      app('ElasticPremium', 'linux'),
+      'true',
+      /runs from a package URL \(run-from-package\)/,
+    ],
+    ['Windows, true', app('ElasticPremium', 'windows'), 'true', /remote build \(Oryx\) runs on Linux only/],
+  ] as const)('remote build where it cannot run is refused: %s', (_name, state, remoteBuild, message) => {
+    const inputs = {
+      ...base,
+      remoteBuild,
+      deployMode: _name.startsWith('explicit') ? ('run-from-package' as const) : ('auto' as const),
+    };
+    expect(() => planDeployment(inputs, state, built({ pythonNeedsBuild: true }))).toThrow(message);
+  });
+
+  it('remote-build false with a Python app that needs it: said, not refused', () => {
+    const plan = planDeployment(
+      { ...base, remoteBuild: 'false' },
+      app('ElasticPremium', 'linux'),
+      built({ pythonNeedsBuild: true }),
+    );
+    expect(plan.remoteBuild).toBe(false);
+    expect(plan.reasons.join(' ')).toMatch(
+      /remote-build false: the package has a requirements.txt but no \.python_packages/,
+    );
+  });
+
+  it('a stored package (rollback-to) is never rebuilt', () => {
+    const plan = planDeployment(
+      { ...base, rollbackTo: 'r1' },
+      app('ElasticPremium', 'linux', '1'),
+      built({ pythonNeedsBuild: true, stored: true }),
+    );
+    expect(plan).toMatchObject({ mode: 'zipdeploy', remoteBuild: false, operation: 'rollback-to' });
+  });
+});
+
+describe('planDeployment: what the platform refuses', () => {
+  it.each([
+    ['a container kind', { kind: 'functionapp,linux,container', linuxFxVersion: 'DOCKER|repo/app:1' }],
+    ['a Kubernetes kind', { kind: 'functionapp,linux,kubernetes,container', linuxFxVersion: '' }],
+    ['a custom image on a plain kind', { kind: 'functionapp,linux', linuxFxVersion: 'DOCKER|repo/app:2' }],
+  ])('a container app (%s) is refused before any write', (_name, site) => {
+    const state = { ...app('ElasticPremium', 'linux'), site: { sku: 'ElasticPremium', ...site } };
+    expect(() => planDeployment(base, state)).toThrow(
+      /runs a container image .* which a zip package cannot change; nothing was changed/,
+    );
+  });
+
+  it('an app that runs =1 is not switched to a package URL', () => {
+    expect(() =>
+      planDeployment({ ...base, deployMode: 'run-from-package' }, app('ElasticPremium', 'linux', '1')),
+    ).toThrow(
+      /runs from a local package \(WEBSITE_RUN_FROM_PACKAGE=1\).*cannot be switched to a package URL.*Use deploy-mode 'auto' or 'zipdeploy'/,
+    );
+  });
+
+  it('rollback-to on an =1 app redeploys by zipdeploy, on a URL app by run-from-package', () => {
+    const one = planDeployment({ ...base, rollbackTo: 'r1' }, app('ElasticPremium', 'windows', '1'));
+    expect(one).toMatchObject({ operation: 'rollback-to', mode: 'zipdeploy' });
+    expect(one.storage).toMatchObject({ kind: 'shared-key' });
+    const url = planDeployment({ ...base, rollbackTo: 'r1' }, app('ElasticPremium', 'windows', URL_VALUE));
+    expect(url).toMatchObject({ operation: 'rollback-to', mode: 'run-from-package' });
   });
 });
 

@@ -177,8 +177,10 @@ function parseApp(raw: unknown, path: string): AppSeed {
   };
   if (raw.kind !== undefined) {
     const kind = raw.kind;
-    if (typeof kind !== 'string' || !/^functionapp(,[a-z]+)*$/i.test(kind))
-      throw new SeedError(`${path}.kind`, 'must look like "functionapp,linux,container"');
+    // A plain web app (`app`, `app,linux`) shares the App Service front door and Kudu with function apps; a
+    // client that does not check the kind deploys to it and reports success.
+    if (typeof kind !== 'string' || !/^(functionapp|app)(,[a-z]+)*$/i.test(kind))
+      throw new SeedError(`${path}.kind`, 'must look like "functionapp,linux,container" or "app,linux"');
     if (kind.toLowerCase().split(',').includes('linux') !== (os === 'linux'))
       throw new SeedError(`${path}.kind`, `contains "linux" exactly when os is "linux"`);
     app.kind = kind;

@@ -42,6 +42,8 @@ export type SyncRoute = 'syncfunctiontriggers' | 'hostruntime/admin/host/synctri
 export interface AppServiceApi {
   findResourceGroup(name: string): Promise<string>;
   getSite(ref: SiteRef): Promise<SiteInfo>;
+  /** `config/web`: the image or stack the app runs (`DOCKER|…`, `Python|3.11`, empty on Windows and Flex). */
+  linuxFxVersion(ref: SiteRef): Promise<string>;
   listSettings(ref: SiteRef): Promise<Record<string, string>>;
   /** Full replace: the given set becomes the app's whole set. A write left unanswered is confirmed by a re-read. */
   putSettings(ref: SiteRef, settings: Record<string, string>): Promise<void>;
@@ -50,6 +52,8 @@ export interface AppServiceApi {
   restart(ref: SiteRef): Promise<void>;
   syncTriggers(ref: SiteRef, route: SyncRoute): Promise<void>;
   listFunctions(ref: SiteRef): Promise<string[]>;
+  /** The host's master key (a secret: masked here), for the host status. */
+  masterKey(ref: SiteRef): Promise<string>;
 }
 
 export interface AppServiceOptions {
@@ -104,6 +108,7 @@ const keepErrorText: PipelinePolicy = {
 };
 
 export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
+  const { logger } = options;
   const client = new WebSiteManagementClient(options.credential, options.subscriptionId, {
     endpoint: options.endpoint,
     credentials: { scopes: [options.scope] },
@@ -206,6 +211,17 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
       };
     },
 
+    async linuxFxVersion(ref) {
+      const config = await callAzure(
+        (abortSignal) =>
+          ref.slot
+            ? web.getConfigurationSlot(ref.resourceGroup, ref.name, ref.slot, { abortSignal })
+            : web.getConfiguration(ref.resourceGroup, ref.name, { abortSignal }),
+        base(`read the configuration of ${describeSite(ref)}`),
+      );
+      return config.linuxFxVersion ?? '';
+    },
+
     listSettings(ref) {
       return callAzure(
         (signal) => listSettings(ref, signal),
@@ -284,6 +300,19 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
         (signal) => raw('POST', `${sitePath(ref)}/${route}`, signal),
         base(`sync the triggers of ${describeSite(ref)}`, WRITE_TIMEOUT_MS),
       );
+    },
+
+    async masterKey(ref) {
+      const keys = await callAzure(
+        (abortSignal) =>
+          ref.slot
+            ? web.listHostKeysSlot(ref.resourceGroup, ref.name, ref.slot, { abortSignal })
+            : web.listHostKeys(ref.resourceGroup, ref.name, { abortSignal }),
+        base(`list the host keys of ${describeSite(ref)}`),
+      );
+      if (!keys.masterKey) throw new AzureError(`The host of ${describeSite(ref)} has no master key`);
+      logger.mask(keys.masterKey);
+      return keys.masterKey;
     },
 
     async listFunctions(ref) {

@@ -166,10 +166,11 @@ async function run<T>(
         deadline: o.deadline,
         isRetryable,
         ...(o.baseDelayMs !== undefined ? { baseDelayMs: o.baseDelayMs } : {}),
-        onRetry: ({ attempt, delayMs, error }) =>
-          o.logger.info(
-            `Retrying '${o.what}' in ${delayMs} ms (attempt ${attempt}: ${failureOf(error).message})`,
-          ),
+        onRetry: ({ attempt, delayMs, error }) => {
+          const f = failureOf(error);
+          const status = f.status !== undefined ? `HTTP ${f.status}${f.code ? ` ${f.code}` : ''}: ` : '';
+          o.logger.info(`Retrying '${o.what}' in ${delayMs} ms (attempt ${attempt}: ${status}${f.message})`);
+        },
       },
     );
   } catch (error) {

@@ -1,4 +1,5 @@
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { pipeline as streamPipeline } from 'node:stream/promises';
 import type { TokenCredential } from '@azure/core-auth';
 import {
   bearerTokenAuthenticationPolicy,
@@ -36,6 +37,13 @@ export interface KuduApi {
   waitForSettings(expected: Readonly<Record<string, string | undefined>>): Promise<void>;
   /** Async zipdeploy: POST, then follow Location to a terminal state. Throws with the deployment log on failure. */
   zipDeploy(zipPath: string, message: string): Promise<KuduDeployment>;
+  /**
+   * Downloads the package an =1 app runs (`data/SitePackages/<packagename.txt>`) to `file`; returns its name, or
+   * undefined when the app has none.
+   */
+  downloadSitePackage(file: string): Promise<string | undefined>;
+  /** The name of the package an =1 app runs now (`packagename.txt`), or undefined. */
+  sitePackageName(): Promise<string | undefined>;
 }
 
 export interface KuduOptions {
@@ -198,6 +206,36 @@ export function createKuduApi(options: KuduOptions): KuduApi {
       ).catch((error: unknown) => {
         throw azureError('Kudu', 'see the new settings on the SCM site', error);
       });
+    },
+
+    sitePackageName() {
+      return callAzure(async (signal) => {
+        const response = await send('/api/vfs/data/SitePackages/packagename.txt', signal);
+        if (response.status === 404) return undefined;
+        failIfNotOk(response, 'GET packagename.txt');
+        return (response.bodyAsText ?? '').trim() || undefined;
+      }, base('read which package the app runs (data/SitePackages/packagename.txt)'));
+    },
+
+    async downloadSitePackage(file) {
+      const name = await this.sitePackageName();
+      if (!name) return undefined;
+      await callAzure(
+        async (signal) => {
+          httpClient ??= createDefaultHttpClient();
+          const request = createPipelineRequest({
+            url: new URL(`/api/vfs/data/SitePackages/${encodeURIComponent(name)}`, origin).toString(),
+            method: 'GET',
+            abortSignal: signal,
+            streamResponseStatusCodes: new Set([200]),
+          });
+          const response = await pipeline.sendRequest(httpClient, request);
+          if (response.status !== 200 || !response.readableStreamBody) failIfNotOk(response, `GET ${name}`);
+          await streamPipeline(response.readableStreamBody as NodeJS.ReadableStream, createWriteStream(file));
+        },
+        base(`copy data/SitePackages/${name}`, { timeoutMs: Math.max(30_000, options.deadline.remaining()) }),
+      );
+      return name;
     },
 
     async zipDeploy(zipPath, message) {

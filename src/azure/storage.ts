@@ -44,6 +44,8 @@ export interface StorageApi {
   /** A read-only, HTTPS-only SAS URL valid from `startsOn` until `expiresOn`. */
   readSasUrl(container: string, blobName: string, startsOn: Date, expiresOn: Date): Promise<string>;
   delete(container: string, blobName: string): Promise<void>;
+  /** Downloads a blob to a local file (a stored package that is to be zip-deployed). */
+  download(container: string, blobName: string, file: string): Promise<void>;
 }
 
 export function createStorageApi(access: StorageAccess, deadline: Deadline, logger: Logger): StorageApi {
@@ -181,6 +183,14 @@ export function createStorageApi(access: StorageAccess, deadline: Deadline, logg
         base('get a user delegation key'),
       );
       return `${blob.url}?${generateBlobSASQueryParameters(values, key, access.accountName).toString()}`;
+    },
+
+    async download(containerName, blobName, file) {
+      const blob = service.getContainerClient(containerName).getBlobClient(blobName);
+      await callAzure(
+        (abortSignal) => blob.downloadToFile(file, 0, undefined, { abortSignal }),
+        base(`download '${containerName}/${blobName}'`, Math.max(30_000, deadline.remaining())),
+      );
     },
 
     async delete(containerName, blobName) {

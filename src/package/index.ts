@@ -33,6 +33,8 @@ export interface PackageResult {
   sha256: string;
   fileCount: number;
   functions: string[];
+  /** A Python app that needs its requirements installed (remote build) to load. */
+  pythonNeedsBuild: boolean;
   source: 'folder' | 'zip' | 'arm-template';
   /** Slimmed ARM template (arm-template source only). */
   templatePath?: string;
@@ -132,7 +134,16 @@ function fromReport(
   report: AppReport,
   source: PackageResult['source'],
 ): PackageResult {
-  return { path, size, sha256, fileCount, functions: report.functions, source, warnings: report.warnings };
+  return {
+    path,
+    size,
+    sha256,
+    fileCount,
+    functions: report.functions,
+    pythonNeedsBuild: report.pythonNeedsBuild,
+    source,
+    warnings: report.warnings,
+  };
 }
 
 function reader(files: readonly ZipInput[]): (name: string) => Promise<Uint8Array> {

@@ -1,5 +1,6 @@
 import { PackageError } from '../errors.js';
 import { globToRegExp } from './glob.js';
+import { pythonV2Functions } from './python.js';
 
 /** What validation sees of a package, whatever its source (folder, zip, lifted template). */
 export interface AppView {
@@ -12,7 +13,9 @@ export interface AppView {
 
 export interface AppReport {
   functions: string[];
-  model: 'function.json' | 'node-v4' | 'other';
+  /** A Python app whose requirements.txt names packages that the package does not carry in .python_packages. */
+  pythonNeedsBuild: boolean;
+  model: 'function.json' | 'node-v4' | 'python-v2' | 'dotnet-isolated' | 'other';
   warnings: string[];
 }
 
@@ -38,6 +41,13 @@ export async function validateApp(app: AppView): Promise<AppReport> {
     });
   }
   if (!names.has('host.json')) throw missingHost(app);
+  const pythonNeedsBuild =
+    names.has('requirements.txt') &&
+    !app.names.some((n) => n.startsWith('.python_packages/')) &&
+    Buffer.from(await app.read('requirements.txt'))
+      .toString('utf8')
+      .split(/\r?\n/)
+      .some((l) => l.trim() !== '' && !l.trim().startsWith('#'));
 
   const host = await readJson(app, 'host.json', 'Fix the syntax of host.json');
   if (!isObject(host) || host.version !== '2.0') {
@@ -64,7 +74,7 @@ export async function validateApp(app: AppView): Promise<AppReport> {
   }
 
   if (functionFolders.length > 0)
-    return { functions: functionFolders.sort(), model: 'function.json', warnings };
+    return { functions: functionFolders.sort(), model: 'function.json', warnings, pythonNeedsBuild };
 
   const main = isObject(pkg) && typeof pkg.main === 'string' && pkg.main.trim() !== '' ? pkg.main : undefined;
   if (main !== undefined) {
@@ -89,7 +99,44 @@ export async function validateApp(app: AppView): Promise<AppReport> {
         `No app.<trigger>('name', …) registration found in the files package.json "main" names (${main}); the functions list will be empty`,
       );
     }
-    return { functions: [...functions].sort(), model: 'node-v4', warnings };
+    return { functions: [...functions].sort(), model: 'node-v4', warnings, pythonNeedsBuild };
+  }
+
+  // .NET isolated: the build writes every function into functions.metadata at the root.
+  if (names.has('functions.metadata')) {
+    const metadata = await readJson(
+      app,
+      'functions.metadata',
+      'Rebuild the app (dotnet publish) so functions.metadata is valid',
+    );
+    if (!Array.isArray(metadata)) {
+      throw new PackageError('functions.metadata is not a JSON array of functions', {
+        fix: 'Deploy the output of dotnet publish unchanged',
+      });
+    }
+    const functions = metadata
+      .map((f: unknown) => (isObject(f) && typeof f.name === 'string' ? f.name : undefined))
+      .filter((n): n is string => n !== undefined);
+    return {
+      functions: [...new Set(functions)].sort(),
+      model: 'dotnet-isolated',
+      warnings,
+      pythonNeedsBuild,
+    };
+  }
+
+  // Python v2: decorators in function_app.py (and the blueprints it imports).
+  if (names.has('function_app.py')) {
+    const texts = new Map<string, string>();
+    for (const n of app.names.filter((x) => x.endsWith('.py') && !x.startsWith('.python_packages/')))
+      texts.set(n, Buffer.from(await app.read(n)).toString('utf8'));
+    const functions = pythonV2Functions('function_app.py', (file) => texts.get(file));
+    if (functions === undefined || functions.length === 0) {
+      warnings.push(
+        'The function names of function_app.py could not be read from its decorators: verification waits for at least one function instead',
+      );
+    }
+    return { functions: functions ?? [], model: 'python-v2', warnings, pythonNeedsBuild };
   }
 
   if (!app.names.some((n) => CODE_FILE.test(n))) {
@@ -103,7 +150,7 @@ export async function validateApp(app: AppView): Promise<AppReport> {
   warnings.push(
     `No function.json folders or Node.js v4 "main" in ${app.label}: the functions are found only when the app starts, so the functions list is empty`,
   );
-  return { functions: [], model: 'other', warnings };
+  return { functions: [], model: 'other', warnings, pythonNeedsBuild };
 }
 
 /** Names registered with the v4 Node.js model: app.http('name', …), app.timer("name", …), app.storageQueue(`n`, …). */

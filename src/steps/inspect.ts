@@ -10,9 +10,16 @@ export async function inspect(ctx: RunContext, connection: Connection): Promise<
   let site: SiteInfo | undefined;
   let settings: Record<string, string>;
   let where: string;
+  let fx = '';
   if (connection.kind === 'arm') {
     const arm = connection.arm(deadline);
-    [site, settings] = await Promise.all([arm.getSite(connection.ref), arm.listSettings(connection.ref)]);
+    let linuxFxVersion: string;
+    [site, linuxFxVersion, settings] = await Promise.all([
+      arm.getSite(connection.ref),
+      arm.linuxFxVersion(connection.ref),
+      arm.listSettings(connection.ref),
+    ]);
+    fx = linuxFxVersion;
     where = describeSite(connection.ref);
   } else {
     settings = await connection.kudu(deadline).settings();
@@ -30,7 +37,7 @@ export async function inspect(ctx: RunContext, connection: Connection): Promise<
     site,
     settings,
     app: {
-      site: site ? { kind: site.kind, sku: site.sku } : undefined,
+      site: site ? { kind: site.kind, sku: site.sku, linuxFxVersion: fx } : undefined,
       settings,
       storageSuffix: connection.kind === 'arm' ? connection.storageSuffix : 'core.windows.net',
     },

@@ -43,6 +43,7 @@ export async function buildAppPackage(
     functions: pkg.functions,
     templatePath: pkg.templatePath,
     warnings: pkg.warnings,
+    pythonNeedsBuild: pkg.pythonNeedsBuild,
   };
 }
 
@@ -115,14 +116,38 @@ export function startPackaging(
   return building;
 }
 
-/** The package to deploy: the one being built, or (rollback-to) the stored one it names. */
+/**
+ * The package to deploy: the one being built, or (rollback-to) the stored one it names, fetched into a local zip
+ * when it is to be zip-deployed.
+ */
 export async function preparePackage(
   ctx: RunContext,
   packaging: Promise<BuiltPackage> | undefined,
   storage: StorageApi | undefined,
+  mode: 'zipdeploy' | 'run-from-package',
 ): Promise<Package> {
   if (packaging) return packaging;
   const { rollbackTo, appName, slot, storageContainer } = ctx.inputs;
   if (!rollbackTo || !storage) throw new PlanError('Internal: rollback-to needs the package storage');
-  return findStoredPackage({ rollbackTo, app: appName, slot, storage, container: storageContainer });
+  const stored = await findStoredPackage({
+    rollbackTo,
+    app: appName,
+    slot,
+    storage,
+    container: storageContainer,
+  });
+  if (mode === 'run-from-package') return stored;
+  const path = join(mkdtempSync(join(ctx.env.RUNNER_TEMP ?? tmpdir(), 'afpd-rollback-')), 'package.zip');
+  await storage.download(storageContainer, stored.blob.blobName, path);
+  ctx.logger.info(`Fetched the stored package '${stored.blob.blobName}' to zip-deploy it.`);
+  return { ...stored, kind: 'fetched', path };
+}
+
+/** What the plan needs to know of a package. */
+export function factsOf(pkg: Package): { size: number; pythonNeedsBuild: boolean; stored: boolean } {
+  return {
+    size: pkg.size,
+    pythonNeedsBuild: pkg.kind === 'built' && pkg.pythonNeedsBuild,
+    stored: pkg.kind !== 'built',
+  };
 }

@@ -1,5 +1,6 @@
 import type { StoredArtifact } from '../artifacts.js';
 import type { AppServiceApi, SiteRef } from '../azure/appservice.js';
+import type { KuduApi } from '../azure/kudu.js';
 import type { RunContext } from '../context.js';
 import { messageOf } from '../errors.js';
 import type { Journal } from '../journal.js';
@@ -19,23 +20,30 @@ export type RestoreOutcome =
 
 export interface Restoration {
   outcome: RestoreOutcome;
-  /** One sentence for the final message, the summary and the record. */
+  /** One or two sentences for the final message, the summary and the record. */
   detail: string;
 }
 
 /** The restore's own budget: a deploy that timed out (its main trigger) still gets its restore. */
 export const RESTORE_GRACE_MS = 120_000;
 
+type Part =
+  | { state: 'untouched' | 'restored'; detail: string }
+  | { state: 'failed' | 'left'; detail: string };
+
 /**
- * Puts back what this run changed. It re-reads first and compares: a write that was refused or never applied
- * is "nothing was changed"; one applied but unanswered is still undone; a change someone else made since is
- * left alone and said. Runs on its own grace deadline with the shared retry helper.
+ * Puts back what this run changed: the package settings, and for an app that runs from =1 the package itself
+ * (the copy kept before the zipdeploy, deployed again). Each is re-read first and compared: a write that was
+ * refused or never applied is "nothing was changed"; one applied but unanswered is still undone; a change someone
+ * else made since is left alone and said. Runs on its own grace deadline with the shared retry helper.
  */
 export async function restore(
   ctx: RunContext,
   args: {
     /** ARM clients on a given deadline; undefined with a publish profile (settings were never written). */
     arm: { ref: SiteRef; on(deadline: Deadline): AppServiceApi } | undefined;
+    /** Kudu on a given deadline, for an app whose package is restored by zipdeploy. */
+    kuduOn: ((deadline: Deadline) => KuduApi) | undefined;
     mode: Mode;
     inspection: Inspection;
     journal: Journal;
@@ -44,46 +52,75 @@ export async function restore(
     graceMs?: number;
   },
 ): Promise<Restoration> {
-  const { journal } = args;
-  const content = journal.content
-    ? ` The files Kudu received (${journal.content}) were not rolled back: redeploy the previous package to undo them.`
-    : '';
-  const written = journal.settings;
-  if (!args.arm || !written) {
-    return { outcome: 'nothing-changed', detail: `Nothing was changed in the app settings.${content}` };
+  const grace = new Deadline(args.graceMs ?? RESTORE_GRACE_MS);
+  const arm = args.arm ? { api: args.arm.on(grace), ref: args.arm.ref } : undefined;
+  const settings = await restoreSettings(ctx, arm, args);
+  const content =
+    settings.state === 'failed' || settings.state === 'left'
+      ? undefined
+      : await restoreContent(
+          ctx,
+          args.kuduOn?.(grace),
+          args.journal,
+          args.inspection.settings[RUN_FROM_PACKAGE],
+        );
+  const parts = [settings, ...(content ? [content] : [])];
+  const detail = parts.map((p) => p.detail).join(' ');
+  if (parts.some((p) => p.state === 'failed')) return { outcome: 'not-restored', detail };
+  if (parts.some((p) => p.state === 'left'))
+    return { outcome: ctx.inputs.rollbackOnFailure ? 'not-restored' : 'not-attempted', detail };
+  if (!parts.some((p) => p.state === 'restored')) return { outcome: 'nothing-changed', detail };
+  if (arm && args.mode === 'run-from-package' && ctx.inputs.restart && settings.state === 'restored') {
+    try {
+      await arm.api.restart(arm.ref);
+    } catch (error) {
+      return {
+        outcome: 'restored-restart-refused',
+        detail: `${detail} But the restart was refused (${redactSas(messageOf(error))}): restart the app so it loads the previous package.`,
+      };
+    }
   }
-  const { ref } = args.arm;
+  ctx.logger.warning(`Rolled back: ${detail}`);
+  return { outcome: 'restored', detail };
+}
+
+async function restoreSettings(
+  ctx: RunContext,
+  arm: { api: AppServiceApi; ref: SiteRef } | undefined,
+  args: { inspection: Inspection; journal: Journal; backup: StoredArtifact | undefined },
+): Promise<Part> {
+  const written = args.journal.settings;
+  if (!arm || !written) return { state: 'untouched', detail: 'Nothing was changed in the app settings.' };
   const inspected = args.inspection.settings;
   const previous = inspected[RUN_FROM_PACKAGE];
   const byHand = args.backup
     ? `restore ${RUN_FROM_PACKAGE} by hand from the backup artifact '${args.backup.name}'`
     : `restore ${RUN_FROM_PACKAGE} by hand to ${previous === undefined ? '(absent: delete it)' : `'${redactSas(previous)}'`}`;
-  const arm = args.arm.on(new Deadline(args.graceMs ?? RESTORE_GRACE_MS));
   let now: Record<string, string>;
   try {
-    now = await arm.listSettings(ref);
+    now = await arm.api.listSettings(arm.ref);
   } catch (error) {
     return {
-      outcome: 'not-restored',
+      state: 'failed',
       detail: `Not restored: the app settings could not be read back (${redactSas(messageOf(error))}); ${byHand}.`,
     };
   }
   if (changedPackageSettings(inspected, now).length === 0) {
     return {
-      outcome: 'nothing-changed',
-      detail: `Nothing was changed: the settings write did not take effect, the package settings are as inspected.${content}`,
+      state: 'untouched',
+      detail: 'Nothing was changed in the app settings: the settings write did not take effect.',
     };
   }
   const ours = changedPackageSettings(written, now);
   if (ours.length > 0) {
     return {
-      outcome: 'not-restored',
+      state: 'failed',
       detail: `Not restored: ${ours.join(' and ')} changed again after this run wrote it (another deployment?), so it was left as it is; check the app and ${byHand}.`,
     };
   }
   if (!ctx.inputs.rollbackOnFailure) {
     return {
-      outcome: 'not-attempted',
+      state: 'left',
       detail: `rollback-on-failure is off: the package settings were left as the failed deploy set them; ${byHand}.`,
     };
   }
@@ -94,23 +131,71 @@ export async function restore(
     else restored[key] = before;
   }
   try {
-    await arm.putSettings(ref, restored);
-    const still = changedPackageSettings(inspected, await arm.listSettings(ref));
+    await arm.api.putSettings(arm.ref, restored);
+    const still = changedPackageSettings(inspected, await arm.api.listSettings(arm.ref));
     if (still.length > 0) throw new Error(`a fresh read still shows ${still.join(' and ')} changed`);
   } catch (error) {
-    return { outcome: 'not-restored', detail: `Not restored (${redactSas(messageOf(error))}); ${byHand}.` };
+    return { state: 'failed', detail: `Not restored (${redactSas(messageOf(error))}); ${byHand}.` };
   }
-  const what = `${RUN_FROM_PACKAGE} was restored to ${previous === undefined ? '(absent)' : redactSas(previous)} and verified by a fresh read`;
-  if (args.mode === 'run-from-package' && ctx.inputs.restart) {
-    try {
-      await arm.restart(ref);
-    } catch (error) {
+  return {
+    state: 'restored',
+    detail: `${RUN_FROM_PACKAGE} was restored to ${previous === undefined ? '(absent)' : redactSas(previous)} and verified by a fresh read.`,
+  };
+}
+
+/**
+ * The app's content, when this run sent Kudu a package: an =1 app whose package Kudu switched is given back the
+ * copy kept before. Kudu's packagename.txt is re-read first: a deployment that failed left the package in place.
+ */
+async function restoreContent(
+  ctx: RunContext,
+  kudu: KuduApi | undefined,
+  journal: Journal,
+  previousSetting: string | undefined,
+): Promise<Part | undefined> {
+  const sent = journal.content;
+  if (!sent) return undefined;
+  const ranLocalPackage = previousSetting?.trim() === '1';
+  // =1 mounts data/SitePackages over wwwroot, so the side Kudu did not write to is what runs once the settings
+  // are back: a new zip in SitePackages is unused without =1, and a new wwwroot is hidden under =1.
+  if ((sent === 'sitepackages') !== ranLocalPackage) {
+    return {
+      state: 'untouched',
+      detail: `What Kudu received went to ${sent === 'sitepackages' ? 'data/SitePackages' : 'site/wwwroot'}, which the app does not run from once its settings are back.`,
+    };
+  }
+  const kept = journal.previousPackage;
+  if (sent === 'wwwroot' || !kept || !kudu) {
+    return {
+      state: 'failed',
+      detail: `The files Kudu received (${sent === 'wwwroot' ? 'site/wwwroot' : 'a new zip in data/SitePackages'}) were not rolled back: redeploy the previous package by hand.`,
+    };
+  }
+  try {
+    if ((await kudu.sitePackageName()) === kept.name)
       return {
-        outcome: 'restored-restart-refused',
-        detail: `${what}, but the restart was refused (${redactSas(messageOf(error))}): restart the app so it loads the previous package.`,
+        state: 'untouched',
+        detail: `The app still runs its previous package (data/SitePackages/${kept.name}).`,
+      };
+    if (!ctx.inputs.rollbackOnFailure) {
+      return {
+        state: 'left',
+        detail: `rollback-on-failure is off: the app runs the failed package; its previous one was data/SitePackages/${kept.name}.`,
       };
     }
+    await kudu.waitForSettings({ [RUN_FROM_PACKAGE]: '1' });
+    const deployment = await kudu.zipDeploy(
+      kept.file,
+      `Restore of ${kept.name} after deployment ${ctx.deploymentId} failed (azure-functions-package-deploy)`,
+    );
+    return {
+      state: 'restored',
+      detail: `The previous package (data/SitePackages/${kept.name}) was deployed again by zipdeploy (Kudu deployment ${deployment.id}).`,
+    };
+  } catch (error) {
+    return {
+      state: 'failed',
+      detail: `The previous package (data/SitePackages/${kept.name}) could not be deployed again (${redactSas(messageOf(error))}): redeploy it by hand.`,
+    };
   }
-  ctx.logger.warning(`Rolled back: ${what}.`);
-  return { outcome: 'restored', detail: `${what}.${content}` };
 }

@@ -138,7 +138,7 @@ export async function runFromPackage(
 }
 
 /** How long a sync may keep being refused while the host recycles, within the run's deadline. */
-const SYNC_BUDGET_MS = 120_000;
+const SYNC_BUDGET_MS = 60_000;
 
 /**
  * Syncs triggers on the route that works for the plan. While the host recycles ARM answers 400 ("from host
@@ -152,7 +152,8 @@ export async function syncTriggers(
   deadline: Deadline,
   logger: Logger,
 ): Promise<boolean> {
-  const budget = new Deadline(Math.min(SYNC_BUDGET_MS, deadline.remaining()));
+  // Half the time left at most: verification, which has the last word, needs the rest.
+  const budget = new Deadline(Math.min(SYNC_BUDGET_MS, deadline.remaining() / 2));
   try {
     await retry(() => arm.syncTriggers(ref, route), {
       label: 'sync triggers',
@@ -171,7 +172,7 @@ export async function syncTriggers(
     return true;
   } catch (error) {
     logger.warning(
-      `Could not sync triggers (${route}): ${redactSas(messageOf(error))}. Verification decides whether the deploy worked.`,
+      `Could not sync triggers (${route}): ${redactSas(messageOf(error)).replace(/\.+$/, '')}. Verification decides whether the deploy worked.`,
     );
     return false;
   }
