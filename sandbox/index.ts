@@ -73,7 +73,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       seed,
       tls: { key: certs.key, cert: certs.cert, ca: certs.ca },
       verifyBearer: (token) => verifyArmToken(token, tenantId),
-      blob: { account: AZURITE_ACCOUNT, key: AZURITE_KEY },
+      blob: { account: AZURITE_ACCOUNT, key: AZURITE_KEY, endpoint: azurite.blobEndpoint },
     });
     stops.push(() => appService.close());
     const artifacts = await startArtifactService({

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from './context.js';
 import { applyFault, faultReason, type RouteName } from './faults.js';
+import { flexSettingsRefusal, flexVisibleFunctions } from './flex.js';
 import { drain, parseTarget, queryValue, readJson, send } from './http.js';
 import {
   appSettingsJson,
@@ -102,6 +103,11 @@ export function armHandler(ctx: Context) {
               return;
             }
           }
+          const refusal = flexSettingsRefusal(site, next);
+          if (refusal !== undefined) {
+            respond(400, armError('BadRequest', refusal));
+            return;
+          }
           site.settings = next;
           recordEvent(site, 'settings-put', Object.keys(next).sort().join(', '));
           void ctx.platform.reload(site, 'app settings replaced');
@@ -179,7 +185,8 @@ export function armHandler(ctx: Context) {
             respond(400, armError('BadRequest', `${HOST_RUNTIME_ERROR} ${hostError}`));
             return;
           }
-          respond(200, { value: functions.map((fn) => functionJson(seed, site, fn)), nextLink: null });
+          const listed = flexVisibleFunctions(site, functions);
+          respond(200, { value: listed.map((fn) => functionJson(seed, site, fn)), nextLink: null });
         },
       };
     }

@@ -19,6 +19,7 @@ export const FAULT_ROUTES = [
   'arm.sync.hostruntime',
   'arm.functions',
   'kudu.zipdeploy',
+  'kudu.publish',
   'kudu.deployments.list',
   'kudu.deployments.latest',
   'kudu.deployments.get',

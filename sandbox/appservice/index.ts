@@ -2,6 +2,7 @@ import { armHandler } from './arm.js';
 import type { Context } from './context.js';
 import { controlHandler } from './control.js';
 import { Faults } from './faults.js';
+import { prepareFlexSites, withFlexDefaults } from './flex.js';
 import { type Listening, listen, parseTarget, Timers } from './http.js';
 import { kuduHandler } from './kudu.js';
 import { Platform } from './platform.js';
@@ -20,8 +21,11 @@ export interface AppServiceOptions {
   tls: { key: string; cert: string; ca: string };
   /** Decides whether an ARM/Kudu Bearer token is valid. */
   verifyBearer: (token: string) => boolean;
-  /** Azurite account the platform reads with when an app uses its managed identity for the package. */
-  blob: { account: string; key: string };
+  /**
+   * Azurite account the platform reads with when an app uses its managed identity for the package; `endpoint`
+   * (https://127.0.0.1:PORT/account) is where a Flex app seeded without a functionAppConfig keeps its package.
+   */
+  blob: { account: string; key: string; endpoint?: string };
 }
 
 export interface AppServiceHandle {
@@ -40,14 +44,21 @@ export interface AppServiceHandle {
 export async function startAppService(options: AppServiceOptions): Promise<AppServiceHandle> {
   const timers = new Timers();
   const abort = new AbortController();
-  const sites = createSites(options.seed);
+  const seed = withFlexDefaults(options.seed, options.blob.endpoint);
+  const sites = createSites(seed);
+  const blobAccess = {
+    ca: options.tls.ca,
+    blob: { account: options.blob.account, key: options.blob.key },
+    signal: abort.signal,
+  };
   const ctx: Context = {
-    seed: options.seed,
+    seed,
     sites,
     verifyBearer: options.verifyBearer,
     faults: new Faults(),
     timers,
-    platform: new Platform({ ca: options.tls.ca, blob: options.blob, signal: abort.signal }),
+    platform: new Platform(blobAccess),
+    blobAccess,
     config: { syncTriggersStatus: 200 },
   };
   const servers: Listening[] = [];
@@ -57,6 +68,7 @@ export async function startAppService(options: AppServiceOptions): Promise<AppSe
     await Promise.all(servers.splice(0).map((s) => s.close()));
   };
   try {
+    await prepareFlexSites(sites, blobAccess);
     for (const site of sites) {
       const kudu = await listen(options.tls, kuduHandler(ctx, site));
       servers.push(kudu);
@@ -73,7 +85,7 @@ export async function startAppService(options: AppServiceOptions): Promise<AppSe
     return {
       armEndpoint,
       controlUrl: `${armEndpoint}/_sandbox`,
-      subscriptionId: options.seed.subscriptionId,
+      subscriptionId: seed.subscriptionId,
       kuduUrl(app: string, slot?: string): string {
         const site = findSite(sites, app, slot ?? 'production');
         if (!site) throw new Error(`The sandbox has no app '${app}'${slot ? ` with slot '${slot}'` : ''}.`);

@@ -11,6 +11,7 @@ import {
   renderLog,
 } from './deploy.js';
 import { applyFault, type RouteName } from './faults.js';
+import { flexKuduRoute, isFlex } from './flex.js';
 import {
   drain,
   type Handler,
@@ -96,7 +97,9 @@ export function kuduHandler(ctx: Context, site: Site): Handler {
   ): Promise<void> {
     const body = await readBody(req);
     if (site.app.plan.tier === 'FlexConsumption') {
-      sendText(res, 404, 'Zip deploy is not available on Flex Consumption; use /api/publish.');
+      // Flex has no zipdeploy: "Not Found (CODE: 404)" (functions-action#277), "returns 404 (Not Found)"
+      // (OctopusDeploy/Calamari#2077) [ISSUE]. Neither quotes a body; an unmatched ASP.NET Core route sends none [INF].
+      send(res, 404, undefined);
       return;
     }
     const rfp = [getSetting(site, 'WEBSITE_RUN_FROM_PACKAGE'), getSetting(site, 'WEBSITE_RUN_FROM_ZIP')];
@@ -209,6 +212,10 @@ export function kuduHandler(ctx: Context, site: Site): Handler {
     const base = `https://${req.headers.host ?? site.kuduHost}`;
     const is = (...parts: string[]) =>
       s.length === parts.length && parts.every((p, i) => p === '*' || p === s[i]);
+    if (isFlex(site)) {
+      const flex = flexKuduRoute(ctx, site, req, res, { s, r, api: api === 1, method: m, base, query });
+      if (flex) return flex;
+    }
 
     if (is('zipdeploy') && (m === 'POST' || m === 'PUT'))
       return { name: 'kudu.zipdeploy', run: () => zipdeploy(req, res, query, base) };

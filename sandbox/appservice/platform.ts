@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { BlobClient, type StoragePipelineOptions, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { discoverFunctions, HostError } from './discover.js';
+import { flexPackage, flexRuntime, isFlex } from './flex.js';
 import { type FunctionInfo, getSetting, recordEvent, redactSas, runFromPackage, type Site } from './state.js';
 
 export const PACKAGE_NAME_FILE = 'packagename.txt';
@@ -120,6 +121,9 @@ async function currentPackage(
   site: Site,
   deps: PlatformDeps,
 ): Promise<{ bytes: Buffer; where: string } | undefined> {
+  // A Flex host runs the platform's released-package.zip; WEBSITE_RUN_FROM_PACKAGE is not used there (Learn
+  // "Package-based deployment": "Runs from the deployed package by default. Don't set WEBSITE_RUN_FROM_PACKAGE") [DOC].
+  if (isFlex(site)) return flexPackage(site, deps);
   const rfp = runFromPackage(site)?.trim();
   if (rfp !== undefined && /^http/i.test(rfp)) return fetchUrl(site, rfp, deps);
   if (rfp === '1') {
@@ -142,7 +146,8 @@ export class Platform {
   reload(site: Site, reason: string): Promise<void> {
     const gen = (this.generation.get(site) ?? 0) + 1;
     this.generation.set(site, gen);
-    const language = getSetting(site, 'FUNCTIONS_WORKER_RUNTIME') ?? 'node';
+    // Flex: functionAppConfig.runtime.name, "FUNCTIONS_WORKER_RUNTIME is not used" (azure-contract.md §H) [SPEC].
+    const language = flexRuntime(site) ?? getSetting(site, 'FUNCTIONS_WORKER_RUNTIME') ?? 'node';
     const setting = (name: string) => getSetting(site, name);
     const load = (async (): Promise<{ functions: FunctionInfo[]; error?: string; source: string }> => {
       try {
