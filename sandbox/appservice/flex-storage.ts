@@ -26,15 +26,8 @@ export interface BlobAccess {
   signal: AbortSignal;
 }
 
-/** A storage problem, worded as the Flex deployment log words it; `status` is the storage HTTP status if any. */
-export class FlexStorageError extends Error {
-  constructor(
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message);
-  }
-}
+/** A storage problem, worded as the Flex deployment log words it. */
+export class FlexStorageError extends Error {}
 
 export interface ContainerAccess {
   client: ContainerClient;
@@ -133,7 +126,6 @@ export function storageFailure(error: unknown): FlexStorageError {
     const reason = (error.message.split('\n')[0] ?? '').trim() || errorCode(error) || 'no reason given';
     return new FlexStorageError(
       `Response status code does not indicate success: ${error.statusCode} (${reason}).`,
-      error.statusCode,
     );
   }
   const e = error as NodeJS.ErrnoException;

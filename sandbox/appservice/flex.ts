@@ -165,7 +165,8 @@ export async function flexPackage(
   site: Site,
   access: BlobAccess,
 ): Promise<{ bytes: Buffer; where: string } | undefined> {
-  const where = `${deploymentStorage(site.app.functionAppConfig ?? {}).url.replace(/\/+$/, '')}/${RELEASED_PACKAGE}`;
+  if (!site.app.functionAppConfig) return undefined;
+  const where = `${deploymentStorage(site.app.functionAppConfig).url.replace(/\/+$/, '')}/${RELEASED_PACKAGE}`;
   try {
     const bytes = await readReleasedPackage(site, access);
     return bytes === undefined ? undefined : { bytes, where };
