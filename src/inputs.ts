@@ -41,7 +41,30 @@ export interface PublishProfile {
   scmUrl: string;
   userName: string;
   password: string;
+  /** `msdeploySite`: `app`, or `app__slot` for a slot; empty when the profile does not say. */
   siteName: string;
+}
+
+/**
+ * Pure: refuses a publish profile for another app or slot than app-name/slot-name (it would deploy that other
+ * app and report success for this one). The site comes from `msdeploySite`, else from the SCM host name.
+ */
+export function checkProfileTarget(profile: PublishProfile, appName: string, slot: string | undefined): void {
+  const expectedSite = (slot ? `${appName}__${slot}` : appName).toLowerCase();
+  const expectedHost = (slot ? `${appName}-${slot}` : appName).toLowerCase();
+  const host = new URL(profile.scmUrl).hostname.split('.')[0]?.toLowerCase();
+  const matches = profile.siteName ? profile.siteName.toLowerCase() === expectedSite : host === expectedHost;
+  if (!matches) {
+    const names = profile.siteName
+      ? `site '${profile.siteName}'`
+      : `SCM host '${new URL(profile.scmUrl).hostname}'`;
+    throw new InputError(
+      `Input '${Inputs.PublishProfile}' is for ${names}, not for ${slot ? `slot '${slot}' of ` : ''}'${appName}' (${Inputs.AppName}${slot ? ` and ${Inputs.SlotName}` : ''}); nothing was changed`,
+      {
+        fix: `Download the publish profile of ${slot ? `the '${slot}' slot of ` : ''}'${appName}', or correct ${Inputs.AppName}/${Inputs.SlotName}`,
+      },
+    );
+  }
 }
 
 export interface ActionInputs {
@@ -246,6 +269,7 @@ export function getInputs(read: InputReader): ActionInputs {
   }
   const profileXml = optional(read(Inputs.PublishProfile));
   const publishProfile = profileXml ? parsePublishProfile(profileXml) : undefined;
+  if (publishProfile) checkProfileTarget(publishProfile, appName, slot);
   const deployMode = choice<DeployMode>(
     read(Inputs.DeployMode),
     Inputs.DeployMode,

@@ -1,76 +1,16 @@
-import * as core from '@actions/core';
+import type { ActionIO } from './io.js';
 import { redactSas } from './redact.js';
-
-/** Everything a run found and did; outputs, the job summary and the record all come from it. */
-export interface DeployResult {
-  app: string;
-  resourceGroup: string | undefined;
-  slot: string | undefined;
-  dryRun: boolean;
-  mode: string | undefined;
-  reasons: string[];
-  deploymentId: string | undefined;
-  hosting: string | undefined;
-  previousPackage: string | undefined;
-  newPackage: string | undefined;
-  packageUrl: string | undefined;
-  packageSha256: string | undefined;
-  packageSize: number | undefined;
-  packageFileCount: number | undefined;
-  packageReused: boolean;
-  templatePath: string | undefined;
-  sasExpiresAt: string | undefined;
-  kuduDeploymentId: string | undefined;
-  functions: string[] | undefined;
-  backupArtifact: { name: string; id: number | undefined } | undefined;
-  recordArtifact: { name: string; id: number | undefined } | undefined;
-  appUrl: string | undefined;
-  rolledBack: boolean;
-  warnings: string[];
-  timingsMs: Record<string, number>;
-  error: string | undefined;
-}
-
-export function emptyResult(app: string): DeployResult {
-  return {
-    app,
-    resourceGroup: undefined,
-    slot: undefined,
-    dryRun: false,
-    mode: undefined,
-    reasons: [],
-    deploymentId: undefined,
-    hosting: undefined,
-    previousPackage: undefined,
-    newPackage: undefined,
-    packageUrl: undefined,
-    packageSha256: undefined,
-    packageSize: undefined,
-    packageFileCount: undefined,
-    packageReused: false,
-    templatePath: undefined,
-    sasExpiresAt: undefined,
-    kuduDeploymentId: undefined,
-    functions: undefined,
-    backupArtifact: undefined,
-    recordArtifact: undefined,
-    appUrl: undefined,
-    rolledBack: false,
-    warnings: [],
-    timingsMs: {},
-    error: undefined,
-  };
-}
+import type { RunResult } from './result.js';
 
 /** Pure: output name → value. Values are redacted again here as a last line of defence. */
-export function outputsOf(r: DeployResult): Record<string, string> {
+export function outputsOf(r: RunResult): Record<string, string> {
   const out: Record<string, string | undefined> = {
     mode: r.mode,
     'mode-reason': r.reasons.length ? r.reasons.join(' ') : undefined,
     'package-url': r.packageUrl,
     'package-sha256': r.packageSha256,
     'package-size': r.packageSize?.toString(),
-    'package-reused': r.packageSha256 ? String(r.packageReused) : undefined,
+    'package-reused': r.packageReused === undefined ? undefined : String(r.packageReused),
     'deployment-id': r.deploymentId,
     functions: r.functions ? JSON.stringify(r.functions) : undefined,
     'previous-package': r.previousPackage,
@@ -96,22 +36,30 @@ function formatBytes(n: number | undefined): string {
 
 const code = (s: string | undefined) => (s ? `\`${redactSas(s).replace(/`/g, "'")}\`` : '—');
 
+function headline(r: RunResult): string {
+  if (r.status === 'dry-run') return '📝 dry run, nothing changed';
+  if (r.status === 'succeeded') return '✅ deployed';
+  switch (r.restoration?.outcome) {
+    case 'restored':
+      return '❌ failed, previous package restored';
+    case 'restored-restart-refused':
+      return '❌ failed, previous setting restored but the restart was refused';
+    case 'not-restored':
+      return '❌ failed, NOT restored: restore by hand';
+    case 'not-attempted':
+      return '❌ failed, left as it is (rollback-on-failure off)';
+    default:
+      return '❌ failed, nothing was changed';
+  }
+}
+
 /** Pure: the job summary as Markdown. */
-export function summaryMarkdown(r: DeployResult): string {
-  const status = r.error
-    ? r.rolledBack
-      ? '❌ failed, previous package restored'
-      : '❌ failed'
-    : r.dryRun
-      ? '📝 dry run, nothing changed'
-      : '✅ deployed';
+export function summaryMarkdown(r: RunResult): string {
   const target = `${r.app}${r.slot ? ` (slot ${r.slot})` : ''}${r.resourceGroup ? ` in ${r.resourceGroup}` : ''}`;
-  const lines: string[] = [`## Azure Functions deploy: ${target} — ${status}`, ''];
+  const lines: string[] = [`## Azure Functions deploy: ${target} — ${headline(r)}`, ''];
   if (r.error) lines.push(`> ${redactSas(r.error)}`, '');
   lines.push(`**Mode:** ${r.mode ?? '—'}${r.hosting ? ` (${r.hosting})` : ''}`, '');
-  if (r.reasons.length) {
-    lines.push('**Why**', '', ...r.reasons.map((reason) => `- ${redactSas(reason)}`), '');
-  }
+  if (r.reasons.length) lines.push('**Why**', '', ...r.reasons.map((reason) => `- ${redactSas(reason)}`), '');
   const rows: [string, string][] = [
     ['Deployment id', code(r.deploymentId)],
     ['Previous package', code(r.previousPackage)],
@@ -123,18 +71,23 @@ export function summaryMarkdown(r: DeployResult): string {
     ['sha256', code(r.packageSha256)],
     [
       'Upload',
-      r.packageSha256 ? (r.packageReused ? 'skipped: same sha256 already stored' : 'uploaded') : '—',
+      r.packageReused === undefined
+        ? '—'
+        : r.packageReused
+          ? 'skipped: same sha256 already stored'
+          : 'uploaded',
     ],
     ['SAS expires', r.sasExpiresAt ?? '—'],
     ['Kudu deployment', code(r.kuduDeploymentId)],
     [
-      'Functions',
+      'Functions listed',
       r.functions
         ? r.functions.length
           ? r.functions.map((f) => `\`${f}\``).join(', ')
           : 'none listed'
         : '—',
     ],
+    ['Restore', r.restoration ? redactSas(r.restoration.detail) : '—'],
     ['Backup artifact', r.backupArtifact ? `\`${r.backupArtifact.name}\`` : '—'],
     ['Record artifact', r.recordArtifact ? `\`${r.recordArtifact.name}\`` : '—'],
     ['App', r.appUrl ?? '—'],
@@ -156,11 +109,11 @@ export function summaryMarkdown(r: DeployResult): string {
 }
 
 /** Writes outputs and the job summary; a failure to write the summary is a warning, never the run's failure. */
-export async function publish(r: DeployResult): Promise<void> {
-  for (const [name, value] of Object.entries(outputsOf(r))) core.setOutput(name, value);
+export async function publish(r: RunResult, io: ActionIO): Promise<void> {
+  for (const [name, value] of Object.entries(outputsOf(r))) io.setOutput(name, value);
   try {
-    await core.summary.addRaw(summaryMarkdown(r), true).write();
+    await io.writeSummary(summaryMarkdown(r));
   } catch (error) {
-    core.warning(`Could not write the job summary: ${(error as Error).message}`);
+    io.logger.warning(`Could not write the job summary: ${(error as Error).message}`);
   }
 }

@@ -1,17 +1,34 @@
-/** A point in time every wait is bounded by. */
+/** A point in time every wait and every request is bounded by. */
 export class Deadline {
   readonly at: number;
+  private controller: AbortController | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
   constructor(
     timeoutMs: number,
     private readonly now: () => number = Date.now,
   ) {
     this.at = now() + timeoutMs;
   }
+
   remaining(): number {
     return Math.max(0, this.at - this.now());
   }
-  expired(): boolean {
-    return this.remaining() <= 0;
+
+  /** Aborts when the deadline passes; handed to every request so none can outlive the run's budget. */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      const controller = new AbortController();
+      this.controller = controller;
+      const left = this.remaining();
+      if (left <= 0) controller.abort(new DeadlineError('the run', undefined));
+      else {
+        this.timer = setTimeout(() => controller.abort(new DeadlineError('the run', undefined)), left);
+        // A pending deadline must not keep the process alive once the work is done.
+        this.timer.unref();
+      }
+    }
+    return this.controller.signal;
   }
 }
 
@@ -39,7 +56,7 @@ export interface RetryOptions {
   maxAttempts?: number;
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
   /** Injected for tests. */
-  sleep?: (ms: number) => Promise<void>;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   random?: () => number;
 }
 
@@ -52,6 +69,7 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_SOCKET',
   'ECONNABORTED',
   'EAI_AGAIN',
+  'REQUEST_SEND_ERROR',
 ]);
 
 export function statusOf(error: unknown): number | undefined {
@@ -71,16 +89,17 @@ function codeOf(error: unknown): string | undefined {
   return undefined;
 }
 
+/** The request was cut short (our per-request timeout or the deadline), so its outcome is unknown. */
+export function isAbort(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  return name === 'AbortError' || name === 'TimeoutError';
+}
+
 export function isTransient(error: unknown): boolean {
   const status = statusOf(error);
   if (status !== undefined) return TRANSIENT_STATUS.has(status);
   if (codeOf(error)) return true;
-  const name = (error as { name?: unknown } | null)?.name;
-  return (
-    name === 'AbortError' ||
-    name === 'TimeoutError' ||
-    (error instanceof TypeError && /fetch failed/i.test(error.message))
-  );
+  return isAbort(error) || (error instanceof TypeError && /fetch failed/i.test(error.message));
 }
 
 /** Milliseconds asked for by a `Retry-After` header (seconds or HTTP date) carried by the error, if any. */
@@ -105,13 +124,35 @@ export function parseRetryAfter(
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`, or rejects as soon as `signal` aborts: no wait outlives the deadline. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 /**
  * The one retry helper: jittered exponential backoff, honours Retry-After, never waits past the deadline.
- * The last error is rethrown as is when it is not retryable; a DeadlineError when time runs out.
+ * Each attempt gets the deadline's signal, so a request that never answers is cut at the deadline too.
+ * The first attempt always runs (a restore on an expired budget still tries once). The last error is rethrown
+ * as is when it is not retryable; a DeadlineError when time runs out.
  */
-export async function retry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
+export async function retry<T>(
+  fn: (attempt: number, signal: AbortSignal) => Promise<T>,
+  options: RetryOptions,
+): Promise<T> {
   const {
     deadline,
     label,
@@ -119,13 +160,15 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
     baseDelayMs = 500,
     maxDelayMs = 15_000,
     maxAttempts = Number.POSITIVE_INFINITY,
-    sleep = defaultSleep,
+    sleep = abortableSleep,
     random = Math.random,
   } = options;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await fn(attempt);
+      return await fn(attempt, deadline.signal);
     } catch (error) {
+      if (deadline.remaining() <= 0 && (isAbort(error) || isRetryable(error)))
+        throw new DeadlineError(label, error);
       if (!isRetryable(error) || attempt >= maxAttempts) throw error;
       const backoff = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
       // Full jitter in [backoff/2, backoff): spreads concurrent clients without ever retrying immediately.
@@ -134,32 +177,31 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
       const delayMs = Math.round(asked !== undefined ? Math.max(asked, jittered / 4) : jittered);
       if (delayMs >= deadline.remaining()) throw new DeadlineError(label, error);
       options.onRetry?.({ attempt, delayMs, error });
-      await sleep(delayMs);
+      await sleep(delayMs, deadline.signal);
     }
   }
 }
 
+/** Thrown by a probe's "not yet"; retried by `poll` until the deadline. */
+class NotYet extends Error {
+  override readonly name = 'NotYet';
+}
+
 /**
  * Polls `probe` until it returns a value (not undefined), with the same backoff and deadline rules.
- * Used for waits on a remote state (deployment status, functions listed).
+ * Used for waits on a remote state (deployment status, functions listed, settings seen).
  */
 export async function poll<T>(
-  probe: (attempt: number) => Promise<T | undefined>,
-  options: Omit<RetryOptions, 'isRetryable' | 'maxAttempts'> & { describeLast?: () => string },
+  probe: (attempt: number, signal: AbortSignal) => Promise<T | undefined>,
+  options: Omit<RetryOptions, 'maxAttempts'> & { describeLast?: () => string },
 ): Promise<T> {
+  const retryable = options.isRetryable ?? isTransient;
   return retry(
-    async (attempt) => {
-      const value = await probe(attempt);
-      if (value === undefined) {
-        const err = new Error(options.describeLast?.() ?? 'not ready yet');
-        (err as { notYet?: boolean }).notYet = true;
-        throw err;
-      }
+    async (attempt, signal) => {
+      const value = await probe(attempt, signal);
+      if (value === undefined) throw new NotYet(options.describeLast?.() ?? 'not ready yet');
       return value;
     },
-    {
-      ...options,
-      isRetryable: (e) => (e as { notYet?: boolean }).notYet === true || isTransient(e),
-    },
+    { ...options, isRetryable: (e) => e instanceof NotYet || retryable(e) },
   );
 }

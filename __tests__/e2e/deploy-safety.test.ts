@@ -132,7 +132,9 @@ describe('safety', () => {
     });
     expect(run.code).not.toBe(0);
     expect(run.visibleLog).toMatch(/not listed before the timeout; the platform said: .*not-assigned/);
-    expect(run.visibleLog).toMatch(/Rolled back WEBSITE_RUN_FROM_PACKAGE/);
+    expect(run.visibleLog).toMatch(
+      /Rolled back: WEBSITE_RUN_FROM_PACKAGE was restored to .* and verified by a fresh read/,
+    );
     const after = await appState(sb, 'lin-cons-badmi');
     expect(after.settings).toEqual(before.settings);
     expect(functionNames(after)).toEqual(['LegacyFn']);
@@ -180,10 +182,12 @@ describe('safety', () => {
   });
 
   it('a 409 deployment lock that clears: zipdeploy is retried and succeeds', async () => {
-    await control(sb, '/apps/win-ep-lock/kudu', 'POST', { lockHeldMs: 2500 });
+    await control(sb, '/apps/win-ep-lock/kudu', 'POST', { lockHeldMs: 8000 });
     const run = await deploy(sb, { 'app-name': 'win-ep-lock', package: PACKAGE });
     expect(run.code, run.visibleLog).toBe(0);
-    expect(run.visibleLog).toMatch(/zipdeploy: .*409.*retrying/);
+    expect(run.visibleLog).toMatch(
+      /Retrying 'start the zipdeploy' in \d+ ms \(attempt 1: .*HTTP 409 There is a deployment currently in progress/,
+    );
     expect(functionNames(await appState(sb, 'win-ep-lock'))).toEqual(EXPECTED);
   });
 

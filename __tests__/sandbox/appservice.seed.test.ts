@@ -117,6 +117,13 @@ describe('parseSeed', () => {
       { apps: [flex({ functionAppConfig: { ...flexConfig(), siteUpdateStrategy: { type: 'BlueGreen' } } })] },
       'siteUpdateStrategy.type',
     ],
+    [{ apps: [app({ kind: 'app,linux' })] }, 'apps[0].kind: must look like'],
+    [{ apps: [app({ kind: 'functionapp,linux' })] }, 'contains "linux" exactly when os is "linux"'],
+    [{ apps: [app({ imageFunctions: ['Fn'] })] }, 'only container apps'],
+    [
+      { apps: [app({ os: 'linux', kind: 'functionapp,linux,container', imageFunctions: ['bad name'] })] },
+      'apps[0].imageFunctions: must be an array of function names',
+    ],
   ])('rejects %j', (json, message) => {
     expect(() => parseSeed(json)).toThrow(message);
     expect(() => parseSeed(json)).toThrow(/^Invalid sandbox seed: /);
@@ -132,6 +139,27 @@ describe('parseSeed: Flex Consumption', () => {
     expect(parseSeed({ apps: [flex({ functionAppConfig: config })] }).apps[0]?.functionAppConfig).toEqual(
       config,
     );
+  });
+});
+
+describe('container apps in the seed', () => {
+  it('keeps kind, a DOCKER| linuxFxVersion and the functions the image runs', () => {
+    const seed = parseSeed({
+      apps: [
+        app({
+          os: 'linux',
+          plan: { name: 'p', sku: 'P1v3' },
+          kind: 'functionapp,linux,kubernetes,container',
+          linuxFxVersion: 'DOCKER|contoso.azurecr.io/orders:1.4',
+          imageFunctions: ['Orders', 'Health'],
+        }),
+      ],
+    });
+    expect(seed.apps[0]).toMatchObject({
+      kind: 'functionapp,linux,kubernetes,container',
+      linuxFxVersion: 'DOCKER|contoso.azurecr.io/orders:1.4',
+      imageFunctions: ['Orders', 'Health'],
+    });
   });
 });
 

@@ -25,6 +25,7 @@ const LINUX_P1 = 'func-linux-dedicated';
 const FLEX = 'func-flex';
 const LEGACY = 'func-win-legacy-url';
 const SYSTEM_MESSAGE = 'Encountered an error (ServiceUnavailable) from host runtime.';
+const FAST = { recycleMs: 150, kuduSettingsDelayMs: 150, listLagMs: 80 };
 
 function credential(token = TOKEN): TokenCredential {
   return { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }) };
@@ -148,6 +149,9 @@ beforeAll(async () => {
   });
   releases = BlobServiceClient.fromConnectionString(azurite.connectionString);
   await releases.getContainerClient('function-releases').createIfNotExists();
+  // The recycle, Kudu's settings delay and the list lag keep their shape here but are compressed further than the
+  // defaults; platform-realism.test.ts holds them at their defaults.
+  await control('POST', '/config', FAST);
 });
 
 afterAll(async () => {
@@ -189,6 +193,21 @@ async function appState(app: string, slot?: string): Promise<AppStateJson> {
   const res = await control('GET', `/apps/${app}${slot ? `?slot=${slot}` : ''}`);
   expect(res.status).toBe(200);
   return (await res.json()) as AppStateJson;
+}
+
+/** Waits out the recycle, the list lag and Kudu's settings delay (bounded by the control endpoint). */
+async function settle(app: string, slot?: string): Promise<AppStateJson> {
+  const res = await control('POST', `/apps/${app}/settle${slot ? `?slot=${slot}` : ''}`, {
+    timeoutMs: 10_000,
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as AppStateJson;
+}
+
+/** A restart makes the host load the package and register its triggers (on Linux Consumption, the ARM list). */
+async function restartAndSettle(app: string): Promise<void> {
+  await client.webApps.restart(rgOf(app), app);
+  await settle(app);
 }
 
 async function passwordOf(app: string, slot?: string): Promise<string> {
@@ -286,8 +305,12 @@ describe('ARM sites and plans', () => {
     expect(site.sku).toBe('ElasticPremium');
     expect(site.reserved).toBe(false);
     expect(site.state).toBe('Running');
-    expect(site.defaultHostName).toBe(`${EP}.azurewebsites.sandbox`);
-    expect(site.hostNames).toEqual([`${EP}.azurewebsites.sandbox`]);
+    const host = new URL(sandbox.hostUrl(EP)).host;
+    expect(site.defaultHostName).toBe(host);
+    expect(site.hostNames).toEqual([host]);
+    expect(site.hostNameSslStates?.find((s: { hostType?: string }) => s.hostType === 'Standard')?.name).toBe(
+      host,
+    );
     expect(site.enabledHostNames).toContain(kuduHost);
     expect(
       site.hostNameSslStates?.find((s: { hostType?: string }) => s.hostType === 'Repository')?.name,
@@ -456,11 +479,16 @@ describe('ARM app settings, restart and sync', () => {
     const after = await client.webApps.listApplicationSettings(RG, LINUX_P1);
     expect(after.properties).toEqual(next);
     expect(after.properties?.FUNCTIONS_EXTENSION_VERSION).toBeUndefined();
-    const scm = (await (await kudu(LINUX_P1, '/api/settings', { auth: `Bearer ${TOKEN}` })).json()) as Record<
-      string,
-      string
-    >;
-    expect(scm.EXTRA).toBe('x');
+    // Kudu learns of the change late, so read it as the tools do: poll until it shows.
+    const scm = await until(
+      async () =>
+        (await (await kudu(LINUX_P1, '/api/settings', { auth: `Bearer ${TOKEN}` })).json()) as Record<
+          string,
+          string
+        >,
+      (settings) => settings.EXTRA === 'x',
+      'Kudu to see the new settings',
+    );
     expect(scm.FUNCTIONS_EXTENSION_VERSION).toBeUndefined();
     const state = await appState(LINUX_P1);
     expect(state.events.some((e: { type: string }) => e.type === 'settings-put')).toBe(true);
@@ -474,7 +502,7 @@ describe('ARM app settings, restart and sync', () => {
   });
 
   it('syncFunctionTriggers answers 200 (SDK throws RestError 200) until switched to 204', async () => {
-    const before = (await appState(WIN_Y1)).syncCount as number;
+    const before = (await settle(WIN_Y1)).syncCount as number;
     const error = await rejection(client.webApps.syncFunctionTriggers(RG, WIN_Y1));
     expect(error.statusCode).toBe(200);
     expect((await control('POST', '/config', { syncTriggersStatus: 204 })).status).toBe(200);
@@ -523,7 +551,8 @@ describe('slots', () => {
     const slot = await client.webApps.getSlot(RG, EP, 'staging');
     expect(slot.name).toBe(`${EP}/staging`);
     expect(slot.type).toBe('Microsoft.Web/sites/slots');
-    expect(slot.defaultHostName).toBe(`${EP}-staging.azurewebsites.sandbox`);
+    expect(slot.defaultHostName).toBe(new URL(sandbox.hostUrl(EP, 'staging')).host);
+    expect(slot.defaultHostName).not.toBe(new URL(sandbox.hostUrl(EP)).host);
     expect(slot.id).toBe(`${sitePath(EP)}/slots/staging`);
     const kuduHost = new URL(sandbox.kuduUrl(EP, 'staging')).host;
     expect(kuduHost).not.toBe(new URL(sandbox.kuduUrl(EP)).host);
@@ -546,7 +575,7 @@ describe('slots', () => {
     expect(user.scmUri).toContain(`@${kuduHost}`);
 
     await client.webApps.restartSlot(RG, EP, 'staging');
-    expect((await appState(EP, 'staging')).restartCount).toBe(1);
+    expect((await settle(EP, 'staging')).restartCount).toBe(1);
     expect((await rejection(client.webApps.syncFunctionTriggersSlot(RG, EP, 'staging'))).statusCode).toBe(
       200,
     );
@@ -562,6 +591,7 @@ describe('slots', () => {
       body: await classicApp('slot'),
     });
     expect(res.status).toBe(200);
+    await settle(EP, 'staging');
     const functions = await collect(client.webApps.listInstanceFunctionsSlot(RG, EP, 'staging'));
     expect(functions.map((f) => f.name).sort()).toEqual([
       `${EP}/staging/HttpHello`,
@@ -602,6 +632,7 @@ describe('Kudu zipdeploy', () => {
     );
     const bearer = `Bearer ${TOKEN}`;
     await setSettings(LINUX_P1, { WEBSITE_RUN_FROM_ZIP: 'HTTPS://127.0.0.1:1/x.zip' });
+    await settle(LINUX_P1);
     try {
       const linux = await kudu(LINUX_P1, '/zipdeploy', {
         method: 'PUT',
@@ -614,6 +645,7 @@ describe('Kudu zipdeploy', () => {
       );
     } finally {
       await setSettings(LINUX_P1, { WEBSITE_RUN_FROM_ZIP: undefined });
+      await settle(LINUX_P1);
     }
     expect((await appState(LEGACY)).deployments).toEqual([]);
   });
@@ -711,6 +743,7 @@ describe('Kudu zipdeploy', () => {
       expect(res.status).toBe(200);
     }
     await control('POST', `/apps/${WIN_Y1}/kudu`, { deploymentDurationMs: 300 });
+    await settle(WIN_Y1);
     const listing = (await (await kudu(WIN_Y1, '/api/vfs/data/SitePackages/')).json()) as Array<{
       name: string;
       size: number;
@@ -733,7 +766,7 @@ describe('Kudu zipdeploy', () => {
     expect(after.packageSource).toBe(`data/SitePackages/${packageName}`);
     const functions = await collect(client.webApps.listFunctions(RG, WIN_Y1));
     const hello = functions.find((f) => f.name === `${WIN_Y1}/HttpHello`);
-    expect(hello?.invokeUrlTemplate).toBe(`https://${WIN_Y1}.azurewebsites.sandbox/api/hello`);
+    expect(hello?.invokeUrlTemplate).toBe(`${sandbox.hostUrl(WIN_Y1)}/api/hello`);
   });
 
   it('without RFP the zip goes to wwwroot and the v4 model is indexed from package.json main', async () => {
@@ -750,6 +783,7 @@ describe('Kudu zipdeploy', () => {
       (r) => r.status === 200,
       'deployment',
     );
+    await settle(LINUX_P1);
     const functions = await collect(client.webApps.listFunctions(RG, LINUX_P1));
     expect(functions.map((f) => f.name).sort()).toEqual([`${LINUX_P1}/helloV4`, `${LINUX_P1}/onQueue`]);
     const queue = functions.find((f) => f.name === `${LINUX_P1}/onQueue`);
@@ -800,7 +834,7 @@ describe('Kudu zipdeploy', () => {
       'the lock to clear',
     );
     expect(ok).toBe(200);
-    const state = await appState(EP);
+    const state = await settle(EP);
     expect(state.sitePackages).toHaveLength(1);
     expect(state.functions.map((f: { name: string }) => f.name)).toEqual(['HttpHello', 'TimerTick']);
   });
@@ -861,13 +895,13 @@ describe('Functions platform', () => {
     const urls = await uploadRelease('20250101000000-sas.zip', await classicApp('sas'));
     expect(new URL(urls.sas).searchParams.get('sp')).toBe('r');
     await setSettings(LINUX_Y1, { WEBSITE_RUN_FROM_PACKAGE: urls.sas });
-    await client.webApps.restart(RG, LINUX_Y1);
+    await restartAndSettle(LINUX_Y1);
     const functions = await collect(client.webApps.listFunctions(RG, LINUX_Y1));
     expect(functions.map((f) => f.name).sort()).toEqual([`${LINUX_Y1}/HttpHello`, `${LINUX_Y1}/TimerTick`]);
     const hello = functions.find((f) => f.name === `${LINUX_Y1}/HttpHello`) as FunctionEnvelope;
     expect(hello.id).toBe(`${sitePath(LINUX_Y1)}/functions/HttpHello`);
     expect(hello.type).toBe('Microsoft.Web/sites/functions');
-    expect(hello.invokeUrlTemplate).toBe(`https://${LINUX_Y1}.azurewebsites.sandbox/api/hello`);
+    expect(hello.invokeUrlTemplate).toBe(`${sandbox.hostUrl(LINUX_Y1)}/api/hello`);
     expect(hello.language).toBe('node');
     expect(hello.isDisabled).toBe(false);
     expect(hello.config).toMatchObject({
@@ -887,7 +921,7 @@ describe('Functions platform', () => {
     const urls = await uploadRelease('20250101000000-expired.zip', await classicApp('expired'));
     const sig = new URL(urls.expired).searchParams.get('sig') as string;
     await setSettings(LINUX_Y1, { WEBSITE_RUN_FROM_PACKAGE: urls.expired });
-    await client.webApps.restart(RG, LINUX_Y1);
+    await restartAndSettle(LINUX_Y1);
     expect((await rejection(collect(client.webApps.listFunctions(RG, LINUX_Y1)))).statusCode).toBe(400);
     const error = await functionsError(LINUX_Y1);
     expect(error.status).toBe(400);
@@ -909,15 +943,18 @@ describe('Functions platform', () => {
       WEBSITE_RUN_FROM_PACKAGE: urls.plain,
       WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID: undefined,
     });
+    await restartAndSettle(LINUX_Y1);
     expect((await functionsError(LINUX_Y1)).message).toMatch(/returned 40[13]/);
 
     await setSettings(LINUX_Y1, { WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID: 'SystemAssigned' });
+    await restartAndSettle(LINUX_Y1);
     const functions = await collect(client.webApps.listFunctions(RG, LINUX_Y1));
     expect(functions.map((f) => f.name).sort()).toEqual([`${LINUX_Y1}/helloV4`, `${LINUX_Y1}/onQueue`]);
 
     const foreign =
       '/subscriptions/x/resourceGroups/y/providers/Microsoft.ManagedIdentity/userAssignedIdentities/not-mine';
     await setSettings(LINUX_Y1, { WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID: foreign });
+    await restartAndSettle(LINUX_Y1);
     expect((await functionsError(LINUX_Y1)).message).toContain('is not assigned to the app');
     await setSettings(LINUX_Y1, { WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID: undefined });
   });
@@ -926,16 +963,19 @@ describe('Functions platform', () => {
     await setSettings(LINUX_Y1, {
       WEBSITE_RUN_FROM_PACKAGE: 'https://example.com/pkg.zip?sv=1&sig=SECRETSIG',
     });
+    await restartAndSettle(LINUX_Y1);
     const remote = await functionsError(LINUX_Y1);
     expect(remote.message).toContain('only fetches from 127.0.0.1');
     expect(remote.message).not.toContain('SECRETSIG');
 
     const noHost = await uploadRelease('nohost.zip', await zipOf({ 'Fn/function.json': '{"bindings":[]}' }));
     await setSettings(LINUX_Y1, { WEBSITE_RUN_FROM_PACKAGE: noHost.sas });
+    await restartAndSettle(LINUX_Y1);
     expect((await functionsError(LINUX_Y1)).message).toContain('host.json was not found');
 
     const broken = await uploadRelease('broken.zip', Buffer.from('PK but not really a zip'));
     await setSettings(LINUX_Y1, { WEBSITE_RUN_FROM_PACKAGE: broken.sas });
+    await restartAndSettle(LINUX_Y1);
     const error = await functionsError(LINUX_Y1);
     expect(error.message).toContain('is not a valid zip');
     expect(error.message).not.toContain(new URL(broken.sas).searchParams.get('sig') as string);
@@ -1012,7 +1052,12 @@ describe('control', () => {
     };
     expect(index.subscriptionId).toBe(sandbox.subscriptionId);
     expect(index.faultRoutes).toContain('kudu.zipdeploy');
-    expect(index.apps).toContainEqual({ name: EP, slot: 'staging', kuduUrl: sandbox.kuduUrl(EP, 'staging') });
+    expect(index.apps).toContainEqual({
+      name: EP,
+      slot: 'staging',
+      kuduUrl: sandbox.kuduUrl(EP, 'staging'),
+      hostUrl: sandbox.hostUrl(EP, 'staging'),
+    });
     const state = await appState(EP);
     for (const key of [
       'settings',

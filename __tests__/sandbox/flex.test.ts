@@ -12,7 +12,8 @@ import { ensureCerts } from '../../sandbox/certs.js';
 
 /**
  * Flex Consumption fidelity: the OneDeploy /api/publish endpoint and its records, the platform-written
- * released-package.zip under each authentication type, the failures Azure reports, remote build, the WarmUp window.
+ * released-package.zip under each authentication type, the failures Azure reports, remote build, and the realistic
+ * platform on a Flex site (recycle after a publish, WarmUp-only list lag, host errors, Kudu seeing settings late).
  * Driven with the ARM SDK, @azure/storage-blob and fetch, as azd, az cli, Core Tools and functions-action do.
  */
 
@@ -98,8 +99,11 @@ beforeAll(async () => {
     retryOptions: { maxRetries: 0 },
   });
   blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
-  for (const app of [MI, CONNSTR, UAMI, PY, NO_ID])
-    await flexControl(app, { deploymentDurationMs: 120, recycleAfterMs: null, warmupOnlyMs: 0 });
+  for (const app of [MI, CONNSTR, UAMI, PY, NO_ID]) {
+    await flexControl(app, { deploymentDurationMs: 120, recycleAfterMs: null });
+    // Short but not zero: the shape of each delay stays, and tests that are not about it settle through it.
+    await platform(app, FAST);
+  }
 });
 
 afterAll(async () => {
@@ -149,6 +153,35 @@ async function control(method: string, path: string, body?: unknown): Promise<Re
     ...(body === undefined
       ? {}
       : { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } }),
+  });
+}
+
+const FAST = { recycleMs: 60, kuduSettingsDelayMs: 60, listLagMs: 40 };
+
+/** Per-site platform timings (null restores the sandbox default). */
+async function platform(app: string, body: Record<string, number | null>): Promise<void> {
+  expect((await control('POST', `/apps/${app}/platform`, body)).status).toBe(200);
+}
+
+interface AppView {
+  hostState: string;
+  hostErrors: string[];
+  syncCount: number;
+  restartCount: number;
+}
+
+/** Waits until the host runs (or has failed), the list is complete and Kudu sees the current settings. */
+async function settle(app: string): Promise<AppView> {
+  const res = await control('POST', `/apps/${app}/settle`, { timeoutMs: 15_000 });
+  expect(res.status).toBe(200);
+  return (await res.json()) as AppView;
+}
+
+function arm(app: string, path: string, method = 'GET'): Promise<Response> {
+  const site = `/subscriptions/${sandbox.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Web/sites/${app}`;
+  return fetch(`${sandbox.armEndpoint}${site}/${path}?api-version=2024-04-01`, {
+    method,
+    headers: { Authorization: `Bearer ${TOKEN}` },
   });
 }
 
@@ -253,6 +286,7 @@ async function setSettings(app: string, patch: Record<string, string | undefined
     else next[key] = value;
   }
   await client.webApps.updateApplicationSettings(RG, app, { properties: next });
+  await settle(app);
 }
 
 /** Deploys a known package and waits for success: a baseline the failure tests must leave in place. */
@@ -309,6 +343,7 @@ describe('ARM view of a Flex app', () => {
   });
 
   it('POST syncfunctiontriggers works (the SDK throws on the 200, as against Azure)', async () => {
+    await settle(MI);
     const before = (await (await control('GET', `/apps/${MI}`)).json()) as { syncCount: number };
     const error = await client.webApps.syncFunctionTriggers(RG, MI).catch((e: unknown) => e);
     expect(error === undefined || (error as RestError).statusCode === 200).toBe(true);
@@ -331,9 +366,7 @@ describe('POST /api/publish end to end', () => {
   ])(
     '%s (%s): 202 + id, record to status 4, released-package.zip written by the platform, functions live',
     async (app, _auth, authLine) => {
-      const state = async () =>
-        (await (await control('GET', `/apps/${app}`)).json()) as { syncCount: number; restartCount: number };
-      const before = await state();
+      const before = await settle(app);
       const zip = await nodeApp(app);
       // Long enough that the first poll lands before the first phase ends, whatever the machine's load.
       await flexControl(app, { deploymentDurationMs: 800 });
@@ -371,9 +404,10 @@ describe('POST /api/publish end to end', () => {
         ]),
       );
       // The platform synced triggers and restarted the instances itself; the host runs released-package.zip.
-      const after = await state();
+      const after = await settle(app);
       expect(after.syncCount).toBe(before.syncCount + 1);
       expect(after.restartCount).toBe(before.restartCount + 1);
+      expect(after.hostState).toBe('Running');
       expect(await functionNames(app)).toEqual(['HttpHello']);
     },
   );
@@ -455,6 +489,7 @@ describe('POST /api/publish end to end', () => {
       ((await (await kudu(UAMI, '/api/deployments')).json()) as Record_[]).map((r) => r.id),
     ).not.toContain(id);
     // The package stays released: the recycle loses the record, not the deployment.
+    await settle(UAMI);
     expect(await functionNames(UAMI)).toEqual(['HttpHello']);
     await flexControl(UAMI, { recycleAfterMs: null });
   });
@@ -598,26 +633,51 @@ describe('failed deployments leave the previous released-package.zip in place', 
 describe('remote build (Python)', () => {
   const SITE = '.python_packages/lib/site-packages';
 
-  it('RemoteBuild=true installs requirements.txt into .python_packages; RemoteBuild=false uploads as is', async () => {
+  it('RemoteBuild=true installs requirements.txt into .python_packages from the Oryx fixture index', async () => {
     const zip = await pythonApp('azure-functions\nRequests==2.32.0  # pinned\n');
     const id = await started(PY, zip, 'RemoteBuild=true&Deployer=az_cli');
     const { final } = await finished(PY, id);
     expect(final).toMatchObject({ status: 4, remoteBuild: true });
     const built = await JSZip.loadAsync((await releasedPackage(PY)) as Buffer);
-    expect(built.file(`${SITE}/azure-functions/__init__.py`)).not.toBeNull();
+    // sandbox/oryx-index: the import packages and their dist-info, as pip lays them out.
+    expect(built.file(`${SITE}/azure/functions/__init__.py`)).not.toBeNull();
     expect(built.file(`${SITE}/requests/__init__.py`)).not.toBeNull();
+    expect(built.file(`${SITE}/requests-2.32.3.dist-info/METADATA`)).not.toBeNull();
     expect(built.file('HttpPy/__init__.py')).not.toBeNull();
-    expect((await deployLog(PY, id)).map((l) => l.message)).toEqual(
+    const log = (await deployLog(PY, id)).map((l) => l.message);
+    expect(log).toEqual(
       expect.arrayContaining([
         '[Kudu-OryxBuildStep] starting.',
-        'Successfully installed azure-functions requests',
+        'Operation performed by Microsoft Oryx, https://github.com/Microsoft/Oryx',
+        expect.stringMatching(/ Successfully installed azure-functions-1\.21\.3 Requests-2\.32\.3$/),
+        '[Kudu-OryxBuildStep] completed.',
       ]),
     );
+    expect((await settle(PY)).hostState).toBe('Running');
     expect(await functionNames(PY)).toEqual(['HttpPy']);
+  });
 
-    const plain = (await finished(PY, await started(PY, zip, 'RemoteBuild=false'))).final;
-    expect(plain).toMatchObject({ status: 4, remoteBuild: false });
+  it('RemoteBuild=false releases the package as is: the host fails on the missing module, status Error', async () => {
+    const zip = await pythonApp('azure-functions\nrequests\n');
+    const { final } = await finished(PY, await started(PY, zip, 'RemoteBuild=false'));
+    // The deployment does not load the app: it succeeds, and the host fails afterwards.
+    expect(final).toMatchObject({ status: 4, remoteBuild: false });
     expect(await releasedPackage(PY)).toEqual(zip);
+    const view = await settle(PY);
+    expect(view.hostState).toBe('Error');
+    expect(view.hostErrors[0]).toContain("ModuleNotFoundError: No module named 'requests'");
+    const status = await arm(PY, 'hostruntime/admin/host/status');
+    expect(status.status).toBe(200);
+    expect((await status.json()) as { state: string; errors: string[] }).toMatchObject({
+      state: 'Error',
+      errors: [expect.stringContaining('ModuleNotFoundError')],
+    });
+    const listed = await client.webApps
+      .listFunctions(RG, PY)
+      .next()
+      .catch((e: unknown) => e);
+    expect((listed as RestError).statusCode).toBe(400);
+    expect((await arm(PY, 'hostruntime/admin/host/synctriggers', 'POST')).status).toBe(400);
   });
 
   it("an unknown requirement fails the build with pip's words; the previous package stays", async () => {
@@ -625,10 +685,12 @@ describe('remote build (Python)', () => {
     const id = await started(PY, await pythonApp('azure-functions\nno-such-package\n'), 'remoteBuild=True');
     const { final } = await finished(PY, id);
     expect(final.status).toBe(3);
-    expect(final.build_summary.errors).toEqual(['ERROR: No matching distribution found for no-such-package']);
+    expect(final.build_summary.errors).toEqual([
+      'ERROR: Could not find a version that satisfies the requirement no-such-package (from versions: none)',
+    ]);
     expect((await deployLog(PY, id)).map((l) => l.message)).toEqual(
       expect.arrayContaining([
-        'ERROR: Could not find a version that satisfies the requirement no-such-package (from versions: none)',
+        expect.stringMatching(/ ERROR: No matching distribution found for no-such-package$/),
       ]),
     );
     expect(await releasedPackage(PY)).toEqual(previous);
@@ -666,29 +728,31 @@ describe('Flex SCM routes and the host', () => {
     expect(await missing.text()).toBe('Deployment 00000000-0000-0000-0000-000000000000 not found.');
   });
 
-  it('right after a deployment the list shows only WarmUp for warmupOnlyMs, then the real functions', async () => {
-    const defaults = (await (await control('GET', `/apps/${CONNSTR}/flex`)).json()) as Record<
-      string,
-      unknown
-    >;
-    expect(defaults).toMatchObject({ recycleAfterMs: null, warmupOnlyMs: 0 });
-    await flexControl(CONNSTR, { warmupOnlyMs: 1_500 });
-    const { final } = await finished(CONNSTR, await started(CONNSTR, await nodeApp('warm')));
-    expect(final.status).toBe(4);
-    const completedAt = Date.now();
-    expect(await functionNames(CONNSTR)).toEqual(['WarmUp']);
-    const live = await until(
-      () => functionNames(CONNSTR),
-      (names) => names[0] !== 'WarmUp',
-      'the real functions',
-    );
-    expect(live).toEqual(['HttpHello']);
-    expect(Date.now() - completedAt).toBeGreaterThan(1_000);
-    await flexControl(CONNSTR, { warmupOnlyMs: 0 });
+  it('a publish recycles the host: syncs answer 400 and the list shows only WarmUp until recycle and list lag pass', async () => {
+    await settle(CONNSTR);
+    await platform(CONNSTR, { recycleMs: 1_500, listLagMs: 700 });
+    try {
+      const { final } = await finished(CONNSTR, await started(CONNSTR, await nodeApp('warm')));
+      expect(final.status).toBe(4);
+      const completedAt = Date.now();
+      // The record is complete while the instances restart on the new package.
+      expect(await functionNames(CONNSTR)).toEqual(['WarmUp']);
+      expect((await arm(CONNSTR, 'hostruntime/admin/host/synctriggers', 'POST')).status).toBe(400);
+      const live = await until(
+        () => functionNames(CONNSTR),
+        (names) => names[0] !== 'WarmUp',
+        'the real functions',
+      );
+      expect(live).toEqual(['HttpHello']);
+      expect(Date.now() - completedAt).toBeGreaterThan(1_000);
+      expect((await arm(CONNSTR, 'hostruntime/admin/host/synctriggers', 'POST')).status).toBe(200);
+    } finally {
+      await platform(CONNSTR, FAST);
+    }
   });
 
-  it('defaults: 600 ms per deployment, records recycle 1.5 s after completion, WarmUp only for 700 ms', () => {
-    expect(FLEX_DEFAULTS).toEqual({ deploymentDurationMs: 600, recycleAfterMs: 1_500, warmupOnlyMs: 700 });
+  it('defaults: 600 ms per deployment, records recycle 1.5 s after completion', () => {
+    expect(FLEX_DEFAULTS).toEqual({ deploymentDurationMs: 600, recycleAfterMs: 1_500 });
   });
 
   it('the control endpoint validates its input and knows only Flex apps', async () => {

@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { Deadline, DeadlineError, isTransient, parseRetryAfter, poll, retry } from '../../src/retry.js';
+import { callAzure, failureOf, writeAzure } from '../../src/azure/call.js';
+import { AzureError } from '../../src/errors.js';
+import type { Logger } from '../../src/logger.js';
+import {
+  abortableSleep,
+  Deadline,
+  DeadlineError,
+  isTransient,
+  parseRetryAfter,
+  poll,
+  retry,
+  retryAfterMs,
+} from '../../src/retry.js';
 
 /** A fake clock: sleeping advances time instantly, so tests are exact and fast. */
 function clock() {
@@ -7,7 +19,7 @@ function clock() {
   const sleeps: number[] = [];
   return {
     now: () => t,
-    sleep: async (ms: number) => {
+    sleep: async (ms: number, _signal: AbortSignal) => {
       sleeps.push(ms);
       t += ms;
     },
@@ -94,6 +106,197 @@ describe('retry', () => {
       random: () => 1,
     });
     expect(v).toBe(3);
+  });
+});
+
+describe('retry: bounds and hooks', () => {
+  it('stops after maxAttempts with the last error, reporting each retry', async () => {
+    const c = clock();
+    const seen: { attempt: number; delayMs: number }[] = [];
+    let calls = 0;
+    const error = await retry(
+      async () => {
+        calls++;
+        throw httpError(503);
+      },
+      {
+        label: 't',
+        deadline: new Deadline(60_000, c.now),
+        sleep: c.sleep,
+        random: () => 0,
+        baseDelayMs: 100,
+        maxAttempts: 3,
+        onRetry: ({ attempt, delayMs }) => seen.push({ attempt, delayMs }),
+      },
+    ).catch((e: unknown) => e);
+    expect(calls).toBe(3);
+    expect((error as Error).message).toBe('HTTP 503');
+    expect(seen).toEqual([
+      { attempt: 1, delayMs: 50 },
+      { attempt: 2, delayMs: 100 },
+    ]);
+  });
+
+  it('gives up before a wait that would pass the deadline', async () => {
+    const c = clock();
+    let calls = 0;
+    const error = await retry(
+      async () => {
+        calls++;
+        throw httpError(429, '30');
+      },
+      { label: 'x', deadline: new Deadline(20_000, c.now), sleep: c.sleep },
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeadlineError);
+    expect(calls).toBe(1);
+    expect(c.sleeps).toEqual([]);
+  });
+
+  it('hands each attempt the deadline signal, so a request that never answers is cut at the deadline', async () => {
+    const started = Date.now();
+    const error = await retry(
+      (_attempt, signal) =>
+        new Promise((_, reject) =>
+          signal.addEventListener('abort', () =>
+            reject(Object.assign(new Error('aborted'), { name: 'AbortError' })),
+          ),
+        ),
+      { label: 'hung', deadline: new Deadline(150) },
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeadlineError);
+    expect((error as Error).message).toMatch(/^hung did not succeed before the timeout/);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('abortableSleep ends early when its signal aborts', async () => {
+    const controller = new AbortController();
+    const sleeping = abortableSleep(60_000, controller.signal);
+    controller.abort(new Error('stop'));
+    await expect(sleeping).rejects.toThrow('stop');
+  });
+
+  it('retryAfterMs reads the error field or the Retry-After header', () => {
+    expect(retryAfterMs({ retryAfterMs: 1234 })).toBe(1234);
+    expect(retryAfterMs(httpError(429, '3'))).toBe(3000);
+    expect(retryAfterMs(httpError(429))).toBeUndefined();
+    expect(retryAfterMs('not an error')).toBeUndefined();
+  });
+
+  it('poll retries "not yet" and transient errors but stops on others', async () => {
+    const c = clock();
+    let n = 0;
+    const v = await poll(
+      async () => {
+        n++;
+        if (n === 1) throw httpError(503);
+        return n >= 3 ? 'ready' : undefined;
+      },
+      { label: 'p', deadline: new Deadline(10_000, c.now), sleep: c.sleep, random: () => 0 },
+    );
+    expect(v).toBe('ready');
+    await expect(
+      poll(
+        async () => {
+          throw httpError(403);
+        },
+        { label: 'p', deadline: new Deadline(10_000, c.now), sleep: c.sleep },
+      ),
+    ).rejects.toThrow('HTTP 403');
+  });
+});
+
+const quiet: Logger = {
+  info: () => {},
+  warning: () => {},
+  notice: () => {},
+  debug: () => {},
+  mask: () => {},
+};
+
+describe('the Azure call wrapper', () => {
+  it('turns a refusal into an AzureError with the operation, status, code, message and the fix', async () => {
+    const refusal = Object.assign(
+      new Error('This request is not authorized to perform this operation.\nRequestId:1'),
+      {
+        statusCode: 403,
+        code: 'AuthorizationFailure',
+      },
+    );
+    const error = await callAzure(
+      async () => {
+        throw refusal;
+      },
+      { service: 'Storage', what: 'upload the package', deadline: new Deadline(5000), logger: quiet },
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AzureError);
+    expect(error).toMatchObject({ statusCode: 403, code: 'AuthorizationFailure' });
+    expect((error as Error).message).toMatch(
+      /^Failed to upload the package \(HTTP 403 AuthorizationFailure\): This request is not authorized to perform this operation\. The storage account's firewall refuses this runner/,
+    );
+  });
+
+  it('cuts one attempt at its own timeout and retries within the deadline', async () => {
+    let calls = 0;
+    const value = await callAzure(
+      (signal) => {
+        calls++;
+        if (calls === 1)
+          return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+        return Promise.resolve('second');
+      },
+      { service: 'ARM', what: 'get', deadline: new Deadline(10_000), logger: quiet, timeoutMs: 100 },
+    );
+    expect(value).toBe('second');
+    expect(calls).toBe(2);
+  });
+
+  it('a write left unanswered is confirmed by a fresh read instead of being sent again', async () => {
+    let sent = 0;
+    let applied = false;
+    await writeAzure(
+      (signal) => {
+        sent++;
+        applied = true;
+        return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+      },
+      {
+        service: 'ARM',
+        what: 'update the app settings',
+        deadline: new Deadline(10_000),
+        logger: quiet,
+        timeoutMs: 100,
+        confirm: async () => applied,
+      },
+    );
+    expect(sent).toBe(1);
+  });
+
+  it('a write whose fresh read shows it did not apply is retried', async () => {
+    let sent = 0;
+    await writeAzure(
+      async () => {
+        sent++;
+        if (sent === 1) throw httpError(503);
+      },
+      {
+        service: 'ARM',
+        what: 'w',
+        deadline: new Deadline(10_000),
+        logger: quiet,
+        baseDelayMs: 10,
+        confirm: async () => false,
+      },
+    );
+    expect(sent).toBe(2);
+  });
+
+  it('failureOf names a cut request plainly and keeps the last error of a deadline', () => {
+    expect(failureOf(Object.assign(new Error('x'), { name: 'TimeoutError' })).message).toBe(
+      'the request was not answered in time',
+    );
+    expect(failureOf(new DeadlineError('x', httpError(503))).message).toBe(
+      'no answer before the timeout (last: HTTP 503)',
+    );
   });
 });
 

@@ -1,20 +1,24 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from './context.js';
 import { applyFault, faultReason, type RouteName } from './faults.js';
-import { flexSettingsRefusal, flexVisibleFunctions } from './flex.js';
+import { flexSettingsRefusal } from './flex.js';
+import { hostStatusBody } from './host.js';
 import { drain, parseTarget, queryValue, readJson, send } from './http.js';
 import {
   appSettingsJson,
   functionJson,
+  hostKeysJson,
   planJson,
   publishingCredentialsJson,
   resourceJson,
   scmPolicyJson,
   siteJson,
+  slotConfigNamesJson,
   webConfigJson,
 } from './shapes.js';
-import { findSite, recordEvent, redactSas, type Site } from './state.js';
+import { findSite, isLinuxConsumption, recordEvent, redactSas, type Site, siteId } from './state.js';
+import { swapDone, swapSites } from './swap.js';
 
 const HOST_RUNTIME_ERROR = 'Encountered an error (ServiceUnavailable) from host runtime.';
 
@@ -40,9 +44,16 @@ function armError(code: string, message: string): Record<string, unknown> {
 
 type Route = { name: RouteName; site?: Site; run: () => Promise<void> };
 
+function stringList(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return [];
+  return Array.isArray(value) && value.every((v) => typeof v === 'string') ? [...value] : undefined;
+}
+
 /** The ARM front door for Microsoft.Web, as the SDKs and the action call it (azure-contract.md §A). */
 export function armHandler(ctx: Context) {
   const { seed } = ctx;
+  /** Slot swaps in progress, by operation id: polled through the 202's Location. */
+  const operations = new Map<string, Site[]>();
 
   function siteRoutes(
     req: IncomingMessage,
@@ -53,15 +64,20 @@ export function armHandler(ctx: Context) {
   ): Route | undefined {
     const path = rest.join('/');
     const wants = (m: string, p: string) => method === m && path === p;
-    const stopped = () => {
-      if (site.state !== 'Stopped') return false;
+    // A sync goes to the host: while it is stopped, recycling, starting or failed to load it answers 400
+    // "Encountered an error (ServiceUnavailable) from host runtime." (functions-action#147,
+    // azure-pipelines-tasks#16942, Azure-Functions#1508; core-tools#1279 for a stopped app) [OBS].
+    const unavailable = async () => {
+      await ctx.platform.start(site);
+      if (ctx.platform.phase(site) === 'running') return false;
       respond(400, armError('BadRequest', HOST_RUNTIME_ERROR));
       return true;
     };
-    const sync = (via: string) => {
+    /** A sync that does not restart the host; an effective one registers the loaded triggers. */
+    const sync = (via: string, effective: boolean) => {
       site.syncCount += 1;
-      recordEvent(site, 'sync', via);
-      void ctx.platform.reload(site, `sync (${via})`);
+      recordEvent(site, 'sync', effective ? via : `${via} (accepted, no effect on Linux Consumption)`);
+      if (effective) ctx.platform.register(site);
     };
 
     if (wants('GET', ''))
@@ -134,7 +150,9 @@ export function armHandler(ctx: Context) {
         run: async () => {
           site.restartCount += 1;
           recordEvent(site, 'restart', 'arm');
-          void ctx.platform.reload(site, 'restart');
+          // A restart starts the host afresh, which syncs its triggers: Learn run-functions-from-deployment-package
+          // lists a restart among the ways to sync after pointing the setting at a new package [DOC].
+          void ctx.platform.reload(site, 'restart', { register: true });
           respond(200);
         },
       };
@@ -144,8 +162,12 @@ export function armHandler(ctx: Context) {
         name: 'arm.sync',
         site,
         run: async () => {
-          if (stopped()) return;
-          sync('syncfunctiontriggers');
+          if (await unavailable()) return;
+          // "The function sync triggers endpoint does not work for Linux Consumption function app scenario"
+          // (microsoft/pipelines-appservice-lib#2, a Microsoft engineer) [OBS]. Modelled as accepted with the same
+          // answers as elsewhere, but registering nothing: the ARM list there keeps the triggers of the last
+          // effective sync or restart [INF].
+          sync('syncfunctiontriggers', !isLinuxConsumption(site));
           // A 200 carries a JSON body: the SDK then throws RestError(statusCode 200), as against real Azure.
           if (ctx.config.syncTriggersStatus === 200) respond(200, {});
           else respond(204);
@@ -157,8 +179,8 @@ export function armHandler(ctx: Context) {
         name: 'arm.sync.host',
         site,
         run: async () => {
-          if (stopped()) return;
-          sync('host/default/sync');
+          if (await unavailable()) return;
+          sync('host/default/sync', true);
           respond(204);
         },
       };
@@ -168,8 +190,8 @@ export function armHandler(ctx: Context) {
         name: 'arm.sync.hostruntime',
         site,
         run: async () => {
-          if (stopped()) return;
-          sync('hostruntime/admin/host/synctriggers');
+          if (await unavailable()) return;
+          sync('hostruntime/admin/host/synctriggers', true);
           respond(200, { status: 'success' });
         },
       };
@@ -179,18 +201,120 @@ export function armHandler(ctx: Context) {
         name: 'arm.functions',
         site,
         run: async () => {
-          await ctx.platform.settled(site);
-          const { hostError, functions } = site.platform;
-          if (hostError !== undefined) {
-            respond(400, armError('BadRequest', `${HOST_RUNTIME_ERROR} ${hostError}`));
+          await ctx.platform.start(site);
+          const view = ctx.platform.armFunctions(site);
+          if ('error' in view) {
+            respond(400, armError('BadRequest', `${HOST_RUNTIME_ERROR} ${view.error}`));
             return;
           }
-          const listed = flexVisibleFunctions(site, functions);
-          respond(200, { value: listed.map((fn) => functionJson(seed, site, fn)), nextLink: null });
+          respond(200, { value: view.functions.map((fn) => functionJson(seed, site, fn)), nextLink: null });
+        },
+      };
+    }
+    if (wants('GET', 'hostruntime/admin/host/status')) {
+      // The host's status through the control plane (no function key needed), as scripts poll it with
+      // `az rest … /hostruntime/admin/host/status?api-version=2022-03-01` and read `.state` / `.errors` [OBS]. A
+      // host that is down answers like the host-runtime sync [INF].
+      return {
+        name: 'arm.hoststatus',
+        site,
+        run: async () => {
+          await ctx.platform.start(site);
+          const phase = ctx.platform.phase(site);
+          if (phase === 'down' || phase === 'stopped')
+            respond(400, armError('BadRequest', HOST_RUNTIME_ERROR));
+          else respond(200, hostStatusBody(ctx, site));
+        },
+      };
+    }
+    if (wants('POST', 'host/default/listkeys')) {
+      return { name: 'arm.listkeys', site, run: async () => respond(200, hostKeysJson(site)) };
+    }
+    if (site.slot === undefined && wants('GET', 'config/slotconfignames')) {
+      return {
+        name: 'arm.slotconfignames.get',
+        site,
+        run: async () => respond(200, slotConfigNamesJson(seed, site)),
+      };
+    }
+    if (site.slot === undefined && wants('PUT', 'config/slotconfignames')) {
+      return {
+        name: 'arm.slotconfignames.put',
+        site,
+        run: async () => {
+          const body = (await readJson(req)) as { properties?: Record<string, unknown> } | undefined;
+          const props = body?.properties ?? {};
+          const appSettingNames = stringList(props.appSettingNames);
+          const connectionStringNames = stringList(props.connectionStringNames);
+          const azureStorageConfigNames = stringList(props.azureStorageConfigNames);
+          if (!appSettingNames || !connectionStringNames || !azureStorageConfigNames) {
+            respond(400, armError('BadRequest', 'slotConfigNames properties must be arrays of names.'));
+            return;
+          }
+          // A full replace, like the app settings PUT [INF].
+          site.slotConfigNames = { appSettingNames, connectionStringNames, azureStorageConfigNames };
+          respond(200, slotConfigNamesJson(seed, site));
+        },
+      };
+    }
+    if (wants('POST', 'slotsswap')) {
+      return { name: 'arm.swap', site, run: () => swap(req, site, respond) };
+    }
+    if (method === 'GET' && rest.length === 2 && rest[0] === 'operationresults') {
+      const sites = operations.get(rest[1] as string);
+      return {
+        name: 'arm.operation',
+        site,
+        run: async () => {
+          if (!sites) {
+            respond(404, armError('NotFound', `Operation '${rest[1]}' was not found.`));
+          } else if (swapDone(sites)) {
+            operations.delete(rest[1] as string);
+            respond(200);
+          } else {
+            respond(202, undefined, { Location: `https://${req.headers.host}${req.url}` });
+          }
         },
       };
     }
     return undefined;
+  }
+
+  /**
+   * `POST {site}/slotsswap` and `POST {site}/slots/{slot}/slotsswap` with `{targetSlot, preserveVnet}`: a
+   * long-running operation the SDK polls through the Location it answers with 202 (v19 swapSlot and
+   * swapSlotWithProduction: expected 202/200/201, resourceLocationConfig "location") [SRC]. The swap itself is
+   * applied at once; the operation completes when both sites have restarted.
+   */
+  async function swap(req: IncomingMessage, site: Site, respond: Respond): Promise<void> {
+    const body = (await readJson(req)) as { targetSlot?: unknown } | undefined;
+    const target = body?.targetSlot;
+    if (typeof target !== 'string' || target === '') {
+      respond(400, armError('BadRequest', "The request body must name the 'targetSlot'."));
+      return;
+    }
+    const other = findSite(ctx.sites, site.app.name, target);
+    if (!other) {
+      respond(
+        404,
+        armError(
+          'ResourceNotFound',
+          `The Resource 'Microsoft.Web/sites/${site.app.name}/slots/${target}' under resource group '${site.app.resourceGroup}' was not found.`,
+        ),
+      );
+      return;
+    }
+    if (other === site) {
+      respond(400, armError('BadRequest', 'A slot cannot be swapped with itself.'));
+      return;
+    }
+    swapSites(ctx, site, other, 'arm slotsswap');
+    const id = randomBytes(16).toString('hex');
+    operations.set(id, [site, other]);
+    const version = queryValue(parseTarget(req.url).query, 'api-version') ?? '';
+    respond(202, undefined, {
+      Location: `https://${req.headers.host}${siteId(site, seed.subscriptionId)}/operationresults/${id}?api-version=${version}`,
+    });
   }
 
   function resources(query: URLSearchParams, respond: Respond): void {
@@ -247,6 +371,18 @@ export function armHandler(ctx: Context) {
       return { name: 'arm.serverfarm.get', run: async () => respond(200, planJson(seed, site, count)) };
     }
     if (s[6] !== 'sites') return undefined;
+    if (s[8] === 'slots' && s.length === 9 && method === 'GET') {
+      const production = findSite(ctx.sites.filter(inGroup), name, 'production');
+      if (production) {
+        // WebApps_ListSlots: a page of slot sites [SPEC].
+        const slots = ctx.sites.filter((x) => x.app === production.app && x.slot !== undefined);
+        return {
+          name: 'arm.slots',
+          site: production,
+          run: async () => respond(200, { value: slots.map((x) => siteJson(seed, x)), nextLink: null }),
+        };
+      }
+    }
     const slot = s[8] === 'slots' ? raw[9] : undefined;
     if (s[8] === 'slots' && slot === undefined) return undefined;
     const rest = s.slice(slot === undefined ? 8 : 10);

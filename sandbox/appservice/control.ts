@@ -1,11 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Context } from './context.js';
+import type { Context, SandboxConfig } from './context.js';
 import { holdLock, newestFirst, renderDeployment } from './deploy.js';
 import { FAULT_ROUTES, FaultError } from './faults.js';
 import { flexControl } from './flex.js';
 import { parseTarget, queryValue, readJson, send, sendJson } from './http.js';
 import { PACKAGE_NAME_FILE } from './platform.js';
-import { findSite, label, recordEvent, type Site } from './state.js';
+import {
+  findSite,
+  isLinuxConsumption,
+  label,
+  recordEvent,
+  type Site,
+  type TimingOverrides,
+} from './state.js';
+import { swapSites } from './swap.js';
 
 /**
  * The sandbox's own switchboard under /_sandbox (no auth): inspect an app, inject faults, change state behind
@@ -20,10 +28,31 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+const HOST_STATES = {
+  stopped: 'Stopped',
+  down: 'Restarting',
+  starting: 'Starting',
+  error: 'Error',
+  running: 'Running',
+} as const;
+
+function functionsView(fns: Site['platform']['functions']) {
+  return fns.map((fn) => ({
+    name: fn.name,
+    trigger: fn.bindings.find((b) => String(b.type).toLowerCase().endsWith('trigger'))?.type ?? null,
+    invokeRoute: fn.httpRoute ?? null,
+    isDisabled: fn.isDisabled,
+  }));
+}
+
+/** The site as it is now: nothing is awaited (POST …/settle waits), except the first load of a fresh site. */
 async function appState(ctx: Context, site: Site): Promise<Record<string, unknown>> {
-  // A load in flight is awaited so the answer reflects the last change; none is started.
-  if (site.platform.loading !== undefined) await ctx.platform.settled(site);
+  await ctx.platform.start(site);
   const base = `https://${site.kuduHost}`;
+  const st = site.platform;
+  const now = Date.now();
+  const listing = ctx.platform.armFunctions(site);
+  const catchUp = ctx.platform.kuduCatchesUpAt(site);
   const zips = [...site.sitePackages.keys()].filter((name) => name !== PACKAGE_NAME_FILE).sort();
   return {
     name: site.app.name,
@@ -41,22 +70,60 @@ async function appState(ctx: Context, site: Site): Promise<Record<string, unknow
     sitePackages: zips,
     packageName: site.sitePackages.get(PACKAGE_NAME_FILE)?.bytes.toString('utf8') ?? null,
     wwwroot: site.wwwroot !== undefined,
-    functionsLoaded: site.platform.loading !== undefined,
-    loadCount: site.platform.loadCount,
-    functions: site.platform.functions.map((fn) => ({
-      name: fn.name,
-      trigger: fn.bindings.find((b) => String(b.type).toLowerCase().endsWith('trigger'))?.type ?? null,
-      invokeRoute: fn.httpRoute ?? null,
-      isDisabled: fn.isDisabled,
-    })),
-    hostError: site.platform.hostError ?? null,
-    packageSource: site.platform.source ?? null,
+    functionsLoaded: st.loading !== undefined,
+    loadCount: st.loadCount,
+    // What the host has loaded (after its recycle); `armFunctions` is what ARM GET …/functions answers now.
+    functions: functionsView(st.functions),
+    armFunctions: 'error' in listing ? { error: listing.error } : functionsView(listing.functions),
+    registeredFunctions:
+      isLinuxConsumption(site) && st.registered ? functionsView(st.registered.functions) : null,
+    hostError: st.hostError ?? null,
+    hostErrors: st.hostError === undefined ? [] : [st.hostError],
+    hostState: HOST_STATES[ctx.platform.phase(site, now)],
+    recyclingUntil: now < st.recycleUntil ? new Date(st.recycleUntil).toISOString() : null,
+    packageSource: st.source ?? null,
+    ranFromLocalPackage: st.ranFromLocalPackage,
+    hostUrl: `https://${site.hostHost}`,
+    hostKeys: site.hostKeys,
+    timing: { ...ctx.platform.timing(site), overrides: site.timing },
+    slotConfigNames: site.slot === undefined ? site.slotConfigNames : null,
+    builds: site.builds,
     kudu: {
       url: base,
       deploymentDurationMs: site.kudu.deploymentDurationMs,
       failNextDeployment: site.kudu.failNextDeployment ?? null,
+      // The app settings Kudu reads now, and when it will see the current ones.
+      settings: ctx.platform.kuduSettings(site),
+      seesCurrentSettings: catchUp <= now,
+      seesCurrentSettingsAt: new Date(Math.max(catchUp, 0)).toISOString(),
     },
   };
+}
+
+const TIMINGS = ['recycleMs', 'kuduSettingsDelayMs', 'listLagMs'] as const;
+const LIMITS = ['maxRunFromPackageBytes', 'maxZipDeployBytes'] as const;
+
+/** Applies POST /_sandbox/config; returns an error message or undefined. */
+function configure(config: SandboxConfig, body: Record<string, unknown>): string | undefined {
+  if (
+    body.syncTriggersStatus !== undefined &&
+    body.syncTriggersStatus !== 200 &&
+    body.syncTriggersStatus !== 204
+  )
+    return 'syncTriggersStatus must be 200 or 204';
+  for (const key of TIMINGS) {
+    const value = nonNegative(body[key], key);
+    if (typeof value === 'string') return value;
+  }
+  for (const key of LIMITS) {
+    const value = body[key];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1))
+      return `${key} must be a positive integer (bytes)`;
+  }
+  if (body.syncTriggersStatus !== undefined) config.syncTriggersStatus = body.syncTriggersStatus as 200 | 204;
+  for (const key of TIMINGS) if (body[key] !== undefined) config[key] = body[key] as number;
+  for (const key of LIMITS) if (body[key] !== undefined) config[key] = body[key] as number;
+  return undefined;
 }
 
 function settingsFrom(body: unknown): Record<string, string> | string {
@@ -88,6 +155,7 @@ export function controlHandler(ctx: Context, armEndpoint: () => string) {
           name: site.app.name,
           slot: site.slot ?? null,
           kuduUrl: `https://${site.kuduHost}`,
+          hostUrl: `https://${site.hostHost}`,
         })),
         faultRoutes: FAULT_ROUTES,
         config: ctx.config,
@@ -120,11 +188,8 @@ export function controlHandler(ctx: Context, armEndpoint: () => string) {
     if (path.length === 1 && path[0] === 'config' && method === 'POST') {
       const body = await readJson(req);
       if (!isObject(body)) return bad(res, 'body must be a JSON object');
-      if (body.syncTriggersStatus !== undefined) {
-        if (body.syncTriggersStatus !== 200 && body.syncTriggersStatus !== 204)
-          return bad(res, 'syncTriggersStatus must be 200 or 204');
-        ctx.config.syncTriggersStatus = body.syncTriggersStatus;
-      }
+      const problem = configure(ctx.config, body);
+      if (problem !== undefined) return bad(res, problem);
       return sendJson(res, 200, ctx.config);
     }
 
@@ -151,6 +216,41 @@ export function controlHandler(ctx: Context, armEndpoint: () => string) {
         recordEvent(site, 'settings-changed', 'sandbox control (concurrent change)');
         void ctx.platform.reload(site, 'settings changed behind the action');
         return sendJson(res, 200, site.settings);
+      }
+
+      if (action === 'platform' && method === 'POST') {
+        const body = await readJson(req);
+        if (!isObject(body)) return bad(res, 'body must be a JSON object');
+        const next: TimingOverrides = { ...site.timing };
+        for (const key of TIMINGS) {
+          if (body[key] === null) delete next[key];
+          else {
+            const value = nonNegative(body[key], key);
+            if (typeof value === 'string') return bad(res, `${value} (or null to use the sandbox default)`);
+            if (value !== undefined) next[key] = value;
+          }
+        }
+        site.timing = next;
+        return sendJson(res, 200, { app: label(site), ...ctx.platform.timing(site), overrides: site.timing });
+      }
+
+      if (action === 'settle' && method === 'POST') {
+        const body = await readJson(req);
+        const timeout = nonNegative(isObject(body) ? body.timeoutMs : undefined, 'timeoutMs') ?? 30_000;
+        if (typeof timeout === 'string') return bad(res, timeout);
+        const settled = await ctx.platform.quiesce(site, Date.now() + timeout);
+        return sendJson(res, settled ? 200 : 504, await appState(ctx, site));
+      }
+
+      if (action === 'swap' && method === 'POST') {
+        if (site.slot === undefined) return bad(res, 'name the slot to swap with production: ?slot=staging');
+        const production = findSite(ctx.sites, site.app.name, 'production') as Site;
+        swapSites(ctx, site, production, 'sandbox control');
+        return sendJson(res, 200, {
+          swapped: [label(site), label(production)],
+          production: { ...production.settings },
+          [site.slot]: { ...site.settings },
+        });
       }
 
       if (action === 'state' && method === 'POST') {

@@ -1,17 +1,22 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import JSZip from 'jszip';
 import type { Timers } from './http.js';
+import { oryxBuild } from './oryx.js';
 import { PACKAGE_NAME_FILE, type Platform } from './platform.js';
 import {
+  type BuildRecord,
   type Deployment,
   type DeployResult,
+  isContainerApp,
   isLinux,
+  isTrueLike,
   kuduTime,
   type LogEntry,
   label,
   recordEvent,
-  runFromPackage,
+  runFromPackageIn,
   type Site,
+  settingIn,
 } from './state.js';
 
 /** Kudu's SCM_MAX_ZIP_PACKAGE_COUNT default. */
@@ -28,6 +33,8 @@ export interface DeployRequest {
   author: string | undefined;
   authorEmail: string | undefined;
   message: string | undefined;
+  /** The app settings as Kudu saw them when the request arrived (they reach Kudu late: Platform.kuduSettings). */
+  settings?: Record<string, string>;
 }
 
 let sequence = 0;
@@ -130,12 +137,66 @@ function writeSitePackage(site: Site, body: Buffer): string {
   return name;
 }
 
+const MAX_BUILDS = 10;
+
+function keepBuild(site: Site, build: BuildRecord): void {
+  site.builds.push(build);
+  if (site.builds.length > MAX_BUILDS) site.builds.splice(0, site.builds.length - MAX_BUILDS);
+}
+
+/**
+ * KuduLite's builder choice (SiteBuilderFactory.CreateBuilder): with WEBSITE_RUN_FROM_PACKAGE=1 the run-from-zip
+ * builder is taken before SCM_DO_BUILD_DURING_DEPLOYMENT is read, so no build runs [SRC]; Learn: run from package
+ * is "incompatible with SCM_DO_BUILD_DURING_DEPLOYMENT=true; build step ignored" [DOC]. Otherwise a Linux app with
+ * the setting true gets an Oryx build. Windows Kudu has no Oryx (and no Python) [INF: its own deployment script is
+ * not modelled]. Returns the content to deploy, or a failure reason.
+ */
+async function remoteBuild(
+  site: Site,
+  dep: Deployment,
+  body: Buffer,
+  settings: Record<string, string>,
+): Promise<{ content: Buffer } | { failure: string }> {
+  if (!isLinux(site) || !isTrueLike(settingIn(settings, 'SCM_DO_BUILD_DURING_DEPLOYMENT')))
+    return { content: body };
+  const lines: string[] = [];
+  const say = (line: string) => {
+    lines.push(line);
+    log(dep, line);
+  };
+  const record = (outcome: BuildRecord['outcome']) =>
+    keepBuild(site, { deploymentId: dep.result.id, time: kuduTime(), outcome, log: lines });
+  if (runFromPackageIn(settings)?.trim() === '1') {
+    // The trace KuduLite writes when it ignores the setting (DeploymentManager) [SRC azure-contract.md B.5].
+    say('Run from package. Ignore remote build.');
+    record('skipped');
+    return { content: body };
+  }
+  const runtime = (settingIn(settings, 'FUNCTIONS_WORKER_RUNTIME') ?? '').toLowerCase();
+  const version = /\|(.+)$/.exec(site.app.linuxFxVersion)?.[1] ?? (runtime === 'python' ? '3.11' : '20');
+  const platform = runtime === 'python' ? 'python' : runtime === 'node' ? 'nodejs' : runtime;
+  say('Repository path is /tmp/zipdeploy/extracted');
+  say('Running oryx build...');
+  say(
+    `Command: oryx build /tmp/zipdeploy/extracted -o /home/site/wwwroot --platform ${platform} --platform-version ${version}${runtime === 'python' ? ' -p packagedir=.python_packages/lib/site-packages' : ''}`,
+  );
+  try {
+    const content = await oryxBuild(body, runtime, say);
+    record('succeeded');
+    return { content };
+  } catch (error) {
+    record('failed');
+    return { failure: (error as Error).message };
+  }
+}
+
 /** Applies the package; returns a failure reason, or undefined on success. */
 async function apply(
   deps: DeployDeps,
   site: Site,
   dep: Deployment,
   body: Buffer,
+  settings: Record<string, string>,
 ): Promise<string | undefined> {
   const injected = site.kudu.failNextDeployment;
   if (injected !== undefined) {
@@ -147,8 +208,11 @@ async function apply(
   } catch (error) {
     return `Deployment Failed. Error: the uploaded content is not a valid zip file (${(error as Error).message}).`;
   }
-  if (runFromPackage(site)?.trim() === '1') {
-    const name = writeSitePackage(site, body);
+  const built = await remoteBuild(site, dep, body, settings);
+  if ('failure' in built) return built.failure;
+  const content = built.content;
+  if (runFromPackageIn(settings)?.trim() === '1') {
+    const name = writeSitePackage(site, content);
     log(dep, `Writing the artifact to data/SitePackages/${name} (run from package).`);
     site.sitePackages.set(PACKAGE_NAME_FILE, { bytes: Buffer.from(name, 'utf8'), mtime: new Date() });
     recordEvent(site, 'zipdeploy', `data/SitePackages/${name}`);
@@ -159,14 +223,18 @@ async function apply(
       dep,
       'Cleaning up temp folders from previous zip deployments and extracting pushed zip file to site/wwwroot.',
     );
-    site.wwwroot = { bytes: body, mtime: new Date() };
+    site.wwwroot = { bytes: content, mtime: new Date() };
     recordEvent(site, 'zipdeploy', 'site/wwwroot');
   }
+  // The container keeps running its image: the deployment succeeds all the same [INF; see Platform.compute].
+  if (isContainerApp(site))
+    recordEvent(site, 'zipdeploy', 'content written; the site runs its container image');
   site.syncCount += 1;
   recordEvent(site, 'sync', 'after zipdeploy');
   log(dep, 'Syncing triggers.');
-  // Started before the record turns Success, so GET functions (which awaits loads) sees the new package.
-  void deps.platform.reload(site, 'zipdeploy');
+  // The host restarts on the new content (after =1, Kudu restarts the site; wwwroot changes restart it too), and
+  // Kudu syncs triggers itself once it is back (it waits for the restart: azure-functions-host#10078 log) [OBS].
+  void deps.platform.reload(site, 'zipdeploy', { register: true });
   return undefined;
 }
 
@@ -174,12 +242,12 @@ async function build(
   deps: DeployDeps,
   site: Site,
   dep: Deployment,
-  body: Buffer,
+  req: DeployRequest,
   durationMs: number,
 ): Promise<void> {
-  log(dep, `Received ${body.length} bytes.`);
+  log(dep, `Received ${req.body.length} bytes.`);
   await deps.timers.sleep(durationMs);
-  const failure = await apply(deps, site, dep, body);
+  const failure = await apply(deps, site, dep, req.body, req.settings ?? site.settings);
   if (failure === undefined) markSuccess(site, dep);
   else markFailed(dep, failure);
 }
@@ -197,7 +265,7 @@ export function deployAsync(deps: DeployDeps, site: Site, req: DeployRequest): D
     const real = record(site, newId(), req, false);
     real.seq = temp.seq;
     site.deployments.splice(site.deployments.indexOf(temp), 1, real);
-    await build(deps, site, real, req.body, site.kudu.deploymentDurationMs - half);
+    await build(deps, site, real, req, site.kudu.deploymentDurationMs - half);
   })();
   return temp;
 }
@@ -205,7 +273,7 @@ export function deployAsync(deps: DeployDeps, site: Site, req: DeployRequest): D
 export async function deploySync(deps: DeployDeps, site: Site, req: DeployRequest): Promise<Deployment> {
   const dep = record(site, newId(), req, false);
   site.deployments.push(dep);
-  await build(deps, site, dep, req.body, site.kudu.deploymentDurationMs);
+  await build(deps, site, dep, req, site.kudu.deploymentDurationMs);
   return dep;
 }
 

@@ -18,6 +18,13 @@ export const FAULT_ROUTES = [
   'arm.sync.host',
   'arm.sync.hostruntime',
   'arm.functions',
+  'arm.listkeys',
+  'arm.hoststatus',
+  'arm.slots',
+  'arm.slotconfignames.get',
+  'arm.slotconfignames.put',
+  'arm.swap',
+  'arm.operation',
   'kudu.zipdeploy',
   'kudu.publish',
   'kudu.deployments.list',
@@ -29,6 +36,8 @@ export const FAULT_ROUTES = [
   'kudu.settings.post',
   'kudu.settings.delete',
   'kudu.vfs',
+  'host.status',
+  'host.root',
 ] as const;
 
 export type RouteName = (typeof FAULT_ROUTES)[number];

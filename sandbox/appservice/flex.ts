@@ -22,15 +22,7 @@ import {
 import { drain, queryValue, readBody, readJson, send, sendJson, sendText } from './http.js';
 import { oryxBuild } from './oryx.js';
 import type { SandboxSeed } from './seed.js';
-import {
-  type FunctionInfo,
-  getSetting,
-  kuduTime,
-  type LogEntry,
-  label,
-  recordEvent,
-  type Site,
-} from './state.js';
+import { getSetting, kuduTime, type LogEntry, label, recordEvent, type Site } from './state.js';
 
 /**
  * Flex Consumption: the OneDeploy `/api/publish` endpoint and its deployment records, the platform's write of
@@ -47,8 +39,6 @@ export interface FlexConfig {
   deploymentDurationMs: number;
   /** How long a finished record stays readable before the deployment worker recycles; null: never. */
   recycleAfterMs: number | null;
-  /** After a deployment, how long the function list shows only the platform's WarmUp function. */
-  warmupOnlyMs: number;
 }
 
 export const FLEX_DEFAULTS: Readonly<FlexConfig> = {
@@ -57,9 +47,6 @@ export const FLEX_DEFAULTS: Readonly<FlexConfig> = {
   // we ever pick it up" [ISSUE]. 1.5 s lets a 1 s poller (azd, az cli) see the terminal record and makes a 5 s
   // poller (functions-action) meet the 404.
   recycleAfterMs: 1500,
-  // functions-action#373, azure-functions-host#10169: right after a Flex deployment the list shows only WarmUp
-  // [ISSUE]; seconds on Azure, compressed here.
-  warmupOnlyMs: 700,
 };
 
 /** Outcomes the control endpoint can force on the next deployment (statuses of azure-contract.md §B.3). */
@@ -101,8 +88,6 @@ interface FlexState {
   config: FlexConfig;
   deployments: FlexDeployment[];
   next: { outcome: Outcome; message: string | undefined } | undefined;
-  /** Date.now() until which the function list shows WarmUp only. */
-  warmupUntil: number;
 }
 
 const states = new WeakMap<Site, FlexState>();
@@ -115,7 +100,7 @@ export function isFlex(site: Site): boolean {
 function flexState(site: Site): FlexState {
   let state = states.get(site);
   if (!state) {
-    state = { config: { ...FLEX_DEFAULTS }, deployments: [], next: undefined, warmupUntil: 0 };
+    state = { config: { ...FLEX_DEFAULTS }, deployments: [], next: undefined };
     states.set(site, state);
   }
   return state;
@@ -173,21 +158,6 @@ export async function flexPackage(
   } catch (error) {
     throw new HostError(`deployment package ${where} could not be read: ${storageFailure(error).message}`);
   }
-}
-
-/** The platform's built-in warm-up function, all a just-deployed Flex app lists for a moment. */
-function warmUp(site: Site): FunctionInfo {
-  return {
-    name: 'WarmUp',
-    bindings: [{ type: 'warmupTrigger', direction: 'in', name: 'warmupContext' }],
-    language: flexRuntime(site) ?? 'node',
-    isDisabled: false,
-  };
-}
-
-export function flexVisibleFunctions(site: Site, functions: FunctionInfo[]): FunctionInfo[] {
-  if (!isFlex(site) || Date.now() >= flexState(site).warmupUntil) return functions;
-  return [warmUp(site)];
 }
 
 /**
@@ -454,8 +424,10 @@ async function run(ctx: Context, site: Site, dep: FlexDeployment, zip: Buffer): 
     'restart',
     `Flex ${siteUpdateStrategy(site.app.functionAppConfig ?? {})} after deployment`,
   );
-  state.warmupUntil = Date.now() + state.config.warmupOnlyMs;
-  void ctx.platform.reload(site, 'Flex deployment');
+  // The recycle (host down, sync 400, then the list lagging with WarmUp only: functions-action#373,
+  // azure-functions-host#10169 [ISSUE]) is the platform's, timed by recycleMs and listLagMs like any other site's.
+  // Registering: the platform syncs the new triggers itself (below).
+  void ctx.platform.reload(site, 'Flex deployment', { register: true });
   if (next?.outcome === 'partial') {
     // The package is live but the platform's trigger sync failed; the log line is the one Azure prints in that case
     // (Azure/Azure-Functions#2666) [ISSUE]. Mapping it to PartialSuccess (6) is [INF].
@@ -651,7 +623,6 @@ function controlView(site: Site): Record<string, unknown> {
     app: label(site),
     ...state.config,
     nextOutcome: state.next?.outcome ?? null,
-    warmupOnlyUntil: state.warmupUntil > Date.now() ? new Date(state.warmupUntil).toISOString() : null,
     functionAppConfig: site.app.functionAppConfig ?? null,
     deployments: [...state.deployments]
       .sort((a, b) => b.seq - a.seq)
@@ -687,10 +658,9 @@ export async function flexControl(
     return;
   }
   const duration = msOrError(body.deploymentDurationMs, 'deploymentDurationMs');
-  const warmup = msOrError(body.warmupOnlyMs, 'warmupOnlyMs');
   const hold = msOrError(body.holdLockMs, 'holdLockMs');
   const recycle = body.recycleAfterMs === null ? null : msOrError(body.recycleAfterMs, 'recycleAfterMs');
-  for (const value of [duration, warmup, hold, recycle])
+  for (const value of [duration, hold, recycle])
     if (typeof value === 'string') return sendJson(res, 400, { error: value });
   const outcome = body.nextOutcome;
   if (outcome !== undefined && (typeof outcome !== 'string' || !(outcome in OUTCOMES)))
@@ -699,7 +669,6 @@ export async function flexControl(
     return sendJson(res, 400, { error: 'message must be a non-empty string' });
   const state = flexState(site);
   if (typeof duration === 'number') state.config.deploymentDurationMs = duration;
-  if (typeof warmup === 'number') state.config.warmupOnlyMs = warmup;
   if (recycle !== undefined) state.config.recycleAfterMs = recycle as number | null;
   if (outcome !== undefined)
     state.next = { outcome: outcome as Outcome, message: body.message as string | undefined };

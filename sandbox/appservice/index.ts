@@ -1,15 +1,18 @@
 import { armHandler } from './arm.js';
-import type { Context } from './context.js';
+import { type Context, DEFAULT_CONFIG } from './context.js';
 import { controlHandler } from './control.js';
 import { Faults } from './faults.js';
 import { prepareFlexSites, withFlexDefaults } from './flex.js';
+import { hostHandler } from './host.js';
 import { type Listening, listen, parseTarget, Timers } from './http.js';
 import { kuduHandler } from './kudu.js';
 import { Platform } from './platform.js';
 import type { SandboxSeed } from './seed.js';
 import { createSites, findSite } from './state.js';
 
+export { DEFAULT_CONFIG, type SandboxConfig } from './context.js';
 export { FAULT_ROUTES, type RouteName } from './faults.js';
+export { oryxBuild } from './oryx.js';
 export type { AppSeed, PlanSeed, SandboxSeed, SlotSeed, Tier } from './seed.js';
 export { DEFAULT_SUBSCRIPTION_ID, DEFAULT_TENANT_ID, parseSeed, tierOf } from './seed.js';
 export { redactSas } from './state.js';
@@ -36,16 +39,19 @@ export interface AppServiceHandle {
   subscriptionId: string;
   /** https://127.0.0.1:KPORT of the app's (or slot's) Kudu site. */
   kuduUrl(app: string, slot?: string): string;
+  /** https://127.0.0.1:HPORT of the app's (or slot's) Functions host: its default host name. */
+  hostUrl(app: string, slot?: string): string;
   /** Closes every server, timer and socket. */
   close(): Promise<void>;
 }
 
-/** Starts the fake App Service: one ARM server (with /_sandbox), one Kudu server per app and per slot. */
+/** Starts the fake App Service: one ARM server (with /_sandbox), a Kudu and a Functions host server per site. */
 export async function startAppService(options: AppServiceOptions): Promise<AppServiceHandle> {
   const timers = new Timers();
   const abort = new AbortController();
   const seed = withFlexDefaults(options.seed, options.blob.endpoint);
   const sites = createSites(seed);
+  const config = { ...DEFAULT_CONFIG };
   const blobAccess = {
     ca: options.tls.ca,
     blob: { account: options.blob.account, key: options.blob.key },
@@ -57,9 +63,9 @@ export async function startAppService(options: AppServiceOptions): Promise<AppSe
     verifyBearer: options.verifyBearer,
     faults: new Faults(),
     timers,
-    platform: new Platform(blobAccess),
+    platform: new Platform({ ...blobAccess, timers, config }),
     blobAccess,
-    config: { syncTriggersStatus: 200 },
+    config,
   };
   const servers: Listening[] = [];
   const close = async () => {
@@ -73,6 +79,9 @@ export async function startAppService(options: AppServiceOptions): Promise<AppSe
       const kudu = await listen(options.tls, kuduHandler(ctx, site));
       servers.push(kudu);
       site.kuduHost = `127.0.0.1:${kudu.port}`;
+      const host = await listen(options.tls, hostHandler(ctx, site));
+      servers.push(host);
+      site.hostHost = `127.0.0.1:${host.port}`;
     }
     let armEndpoint = '';
     const arm = armHandler(ctx);
@@ -90,6 +99,11 @@ export async function startAppService(options: AppServiceOptions): Promise<AppSe
         const site = findSite(sites, app, slot ?? 'production');
         if (!site) throw new Error(`The sandbox has no app '${app}'${slot ? ` with slot '${slot}'` : ''}.`);
         return `https://${site.kuduHost}`;
+      },
+      hostUrl(app: string, slot?: string): string {
+        const site = findSite(sites, app, slot ?? 'production');
+        if (!site) throw new Error(`The sandbox has no app '${app}'${slot ? ` with slot '${slot}'` : ''}.`);
+        return `https://${site.hostHost}`;
       },
       close,
     };

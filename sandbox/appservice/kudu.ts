@@ -12,18 +12,8 @@ import {
 } from './deploy.js';
 import { applyFault, type RouteName } from './faults.js';
 import { flexKuduRoute, isFlex } from './flex.js';
-import {
-  drain,
-  type Handler,
-  parseTarget,
-  queryValue,
-  readBody,
-  readJson,
-  send,
-  sendJson,
-  sendText,
-} from './http.js';
-import { getSetting, isLinux, publishingUserName, recordEvent, type Site } from './state.js';
+import { drain, type Handler, parseTarget, queryValue, readJson, send, sendJson, sendText } from './http.js';
+import { isLinux, publishingUserName, recordEvent, runFromPackageIn, type Site } from './state.js';
 
 const RFP_URL_WINDOWS =
   'Run-From-Zip is set to a remote URL using WEBSITE_USE_ZIP app setting. Deployment is not supported in this configuration.';
@@ -31,6 +21,24 @@ const RFP_URL_LINUX =
   'Run-From-Zip is set to a remote URL using WEBSITE_RUN_FROM_PACKAGE or WEBSITE_USE_ZIP app setting. Deployment is not supported in this configuration.';
 const IN_PROGRESS = 'There is a deployment currently in progress. Please try again when it completes.';
 const RETRY_AFTER_SECONDS = 30;
+
+/**
+ * Reads a body of at most `limit` bytes; undefined when it is larger. A Linux front end drops the connection as
+ * soon as the limit is passed; otherwise the rest is read and discarded, so the client gets an answer.
+ */
+async function readUpTo(req: IncomingMessage, limit: number, drop: boolean): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size <= limit) chunks.push(chunk as Buffer);
+    else if (drop) {
+      req.socket.destroy();
+      return undefined;
+    }
+  }
+  return size > limit ? undefined : Buffer.concat(chunks);
+}
 
 function authorized(ctx: Context, site: Site, header: string | undefined): boolean {
   const match = /^(\w+)\s+(.+)$/.exec(header ?? '');
@@ -95,15 +103,29 @@ export function kuduHandler(ctx: Context, site: Site): Handler {
     query: URLSearchParams,
     base: string,
   ): Promise<void> {
-    const body = await readBody(req);
+    // Zip deploys over 2 GB fail without a clear error (azure-cli#26635: the client saw a failed certificate
+    // verification, i.e. a broken connection) [OBS]; Windows' IIS answers "Maximum request length exceeded."
+    // (projectkudu/kudu#3318) [OBS].
+    const body = await readUpTo(req, ctx.config.maxZipDeployBytes, isLinux(site));
+    if (body === undefined) {
+      if (isLinux(site)) return;
+      sendJson(res, 500, {
+        Message: 'An error has occurred.',
+        ExceptionMessage: 'Maximum request length exceeded.',
+        ExceptionType: 'System.Web.HttpException',
+        StackTrace: null,
+      });
+      return;
+    }
     if (site.app.plan.tier === 'FlexConsumption') {
       // Flex has no zipdeploy: "Not Found (CODE: 404)" (functions-action#277), "returns 404 (Not Found)"
       // (OctopusDeploy/Calamari#2077) [ISSUE]. Neither quotes a body; an unmatched ASP.NET Core route sends none [INF].
       send(res, 404, undefined);
       return;
     }
-    const rfp = [getSetting(site, 'WEBSITE_RUN_FROM_PACKAGE'), getSetting(site, 'WEBSITE_RUN_FROM_ZIP')];
-    if (rfp.some((value) => /^http/i.test(value?.trim() ?? ''))) {
+    // Every decision below reads the settings as Kudu sees them, which lag the change (Platform.kuduSettings).
+    const settings = ctx.platform.kuduSettings(site);
+    if (/^http/i.test(runFromPackageIn(settings)?.trim() ?? '')) {
       sendText(res, 409, isLinux(site) ? RFP_URL_LINUX : RFP_URL_WINDOWS);
       return;
     }
@@ -118,6 +140,7 @@ export function kuduHandler(ctx: Context, site: Site): Handler {
       author: queryValue(query, 'author'),
       authorEmail: queryValue(query, 'authorEmail'),
       message: queryValue(query, 'message'),
+      settings,
     };
     if (queryValue(query, 'isAsync')?.toLowerCase() === 'true') {
       deployAsync(deps, site, request);
@@ -277,7 +300,7 @@ export function kuduHandler(ctx: Context, site: Site): Handler {
             deployment_branch: 'master',
             SCM_TRACE_LEVEL: '1',
             WEBSITE_SITE_NAME: site.app.name,
-            ...site.settings,
+            ...ctx.platform.kuduSettings(site),
           }),
       };
     }

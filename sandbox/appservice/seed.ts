@@ -44,6 +44,10 @@ export interface AppSeed {
   slots: SlotSeed[];
   /** Flex Consumption only: returned as `properties.functionAppConfig`. */
   functionAppConfig?: Record<string, unknown>;
+  /** The site's `kind` when it is not the plain `functionapp` / `functionapp,linux`, e.g. `functionapp,linux,container`. */
+  kind?: string;
+  /** Container and Kubernetes apps: the functions the image runs, whatever is deployed to Kudu. */
+  imageFunctions?: string[];
 }
 
 export const DEFAULT_SUBSCRIPTION_ID = '00000000-0000-4000-8000-000000000001';
@@ -173,8 +177,28 @@ function parseApp(raw: unknown, path: string): AppSeed {
     settings: settings(raw, path),
     slots,
   };
+  if (raw.kind !== undefined) {
+    const kind = raw.kind;
+    if (typeof kind !== 'string' || !/^functionapp(,[a-z]+)*$/i.test(kind))
+      throw new SeedError(`${path}.kind`, 'must look like "functionapp,linux,container"');
+    if (kind.toLowerCase().split(',').includes('linux') !== (os === 'linux'))
+      throw new SeedError(`${path}.kind`, `contains "linux" exactly when os is "linux"`);
+    app.kind = kind;
+  }
+  if (raw.imageFunctions !== undefined) {
+    const fns = raw.imageFunctions;
+    if (!Array.isArray(fns) || !fns.every((f) => typeof f === 'string' && /^[A-Za-z][\w-]*$/.test(f)))
+      throw new SeedError(`${path}.imageFunctions`, 'must be an array of function names');
+    const kind = (app.kind ?? '').toLowerCase();
+    if (!kind.includes('container') && !kind.includes('kubernetes') && !/^docker\|/i.test(app.linuxFxVersion))
+      throw new SeedError(
+        `${path}.imageFunctions`,
+        'only container apps (kind or DOCKER| linuxFxVersion) run an image',
+      );
+    app.imageFunctions = fns as string[];
+  }
+  // Learn functions-deployment-slots: Flex Consumption "Not currently supported" in the slots table [DOC].
   if (tier === 'FlexConsumption' && slots.length > 0)
-    // Learn "Azure Functions deployment slots" and "Flex Consumption plan" considerations: no slots on Flex [DOC].
     throw new SeedError(`${path}.slots`, 'Flex Consumption apps have no deployment slots');
   if (raw.functionAppConfig !== undefined) {
     if (tier !== 'FlexConsumption')

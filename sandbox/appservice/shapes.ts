@@ -23,7 +23,7 @@ function type(site: Site, suffix = ''): string {
 }
 
 export function kind(site: Site): string {
-  return isLinux(site) ? 'functionapp,linux' : 'functionapp';
+  return site.app.kind ?? (isLinux(site) ? 'functionapp,linux' : 'functionapp');
 }
 
 export function planId(seed: SandboxSeed, site: Site): string {
@@ -287,6 +287,30 @@ export function functionJson(seed: SandboxSeed, site: Site, fn: FunctionInfo): R
         fn.httpRoute === undefined ? null : `https://${defaultHostName(site)}/${fn.httpRoute}`,
       language: fn.language,
       isDisabled: fn.isDisabled,
+    },
+  };
+}
+
+/** `POST {site}/host/default/listkeys`: the spec's HostKeys, as `webApps.listHostKeys` reads it [SPEC/SDK]. */
+export function hostKeysJson(site: Site): Record<string, unknown> {
+  return {
+    masterKey: site.hostKeys.masterKey,
+    functionKeys: { ...site.hostKeys.functionKeys },
+    systemKeys: { ...site.hostKeys.systemKeys },
+  };
+}
+
+/** `GET {site}/config/slotConfigNames`: SlotConfigNamesResource [SPEC]. */
+export function slotConfigNamesJson(seed: SandboxSeed, site: Site): Record<string, unknown> {
+  return {
+    id: `${siteId(site, seed.subscriptionId)}/config/slotConfigNames`,
+    name: 'slotConfigNames',
+    type: 'Microsoft.Web/sites/config',
+    location: site.app.location,
+    properties: {
+      appSettingNames: [...site.slotConfigNames.appSettingNames],
+      connectionStringNames: [...site.slotConfigNames.connectionStringNames],
+      azureStorageConfigNames: [...site.slotConfigNames.azureStorageConfigNames],
     },
   };
 }

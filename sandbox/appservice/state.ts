@@ -14,7 +14,10 @@ export interface SiteEvent {
     | 'publish'
     | 'state'
     | 'load-ok'
-    | 'load-failed';
+    | 'load-failed'
+    | 'recycle'
+    | 'swap'
+    | 'build';
   detail?: string;
 }
 
@@ -54,6 +57,14 @@ export interface Deployment {
   seq: number;
 }
 
+/** A remote build (or its skipping), for the control endpoint. */
+export interface BuildRecord {
+  deploymentId: string;
+  time: string;
+  outcome: 'succeeded' | 'failed' | 'skipped';
+  log: string[];
+}
+
 export interface VfsFile {
   bytes: Buffer;
   mtime: Date;
@@ -68,6 +79,14 @@ export interface FunctionInfo {
   httpRoute?: string;
 }
 
+/** What the scale controller knows of an app's triggers: on Linux Consumption the ARM function list shows this. */
+export interface Registration {
+  functions: FunctionInfo[];
+  hostError: string | undefined;
+  /** Epoch ms; the list lags behind it like a fresh load. */
+  at: number;
+}
+
 export interface PlatformState {
   /** Undefined until the first load is asked for: nothing is fetched at start-up. */
   loading: Promise<void> | undefined;
@@ -76,6 +95,46 @@ export interface PlatformState {
   hostError: string | undefined;
   /** Where the last load read from, for the control endpoint. */
   source: string | undefined;
+  /** Epoch ms the current recycle began and ends (0 when none); a recycle during a recycle pushes the end out. */
+  recycleStartedAt: number;
+  recycleUntil: number;
+  /** False from a recycle until the load that follows it has finished. */
+  ready: boolean;
+  /** Epoch ms the last load finished: the host's process start, and where the list lag counts from. */
+  loadedAt: number;
+  /** The next load registers its triggers (a restart or Kudu's own sync after a deployment). */
+  registerOnLoad: boolean;
+  registered: Registration | undefined;
+  /** Once the site has run from data/SitePackages it can no longer switch to a package URL. */
+  ranFromLocalPackage: boolean;
+  instanceId: string;
+  /** host.json extensionBundle of the loaded package, reported by the host status. */
+  extensionBundle: { id: string; version: string } | undefined;
+}
+
+export interface HostKeys {
+  masterKey: string;
+  functionKeys: Record<string, string>;
+  systemKeys: Record<string, string>;
+}
+
+/** Per-site overrides of the sandbox-wide timings (POST /_sandbox/apps/{app}/platform). */
+export interface TimingOverrides {
+  recycleMs?: number;
+  kuduSettingsDelayMs?: number;
+  listLagMs?: number;
+}
+
+export interface SettingsSnapshot {
+  /** Epoch ms the settings took this value. */
+  at: number;
+  settings: Record<string, string>;
+}
+
+export interface SlotConfigNames {
+  appSettingNames: string[];
+  connectionStringNames: string[];
+  azureStorageConfigNames: string[];
 }
 
 export interface KuduConfig {
@@ -91,6 +150,14 @@ export interface Site {
   password: string;
   /** 127.0.0.1:PORT of this site's Kudu server, set once it listens. */
   kuduHost: string;
+  /** 127.0.0.1:PORT of this site's Functions host (its default host name), set once it listens. */
+  hostHost: string;
+  hostKeys: HostKeys;
+  /** Every value the settings have had, oldest first: Kudu reads them through a delay. */
+  settingsLog: SettingsSnapshot[];
+  timing: TimingOverrides;
+  /** Production only: the settings that stay with their slot in a swap. */
+  slotConfigNames: SlotConfigNames;
   restartCount: number;
   syncCount: number;
   events: SiteEvent[];
@@ -101,9 +168,16 @@ export interface Site {
   wwwroot: VfsFile | undefined;
   platform: PlatformState;
   kudu: KuduConfig;
+  /** The last remote builds, newest last. */
+  builds: BuildRecord[];
 }
 
 export const DEFAULT_DEPLOYMENT_MS = 300;
+
+/** A function key as the host generates it: 40 random bytes, base64 (56 characters ending in '='). */
+export function functionKey(): string {
+  return randomBytes(40).toString('base64');
+}
 
 function password(): string {
   // Real publishing passwords are 60 alphanumeric characters.
@@ -124,14 +198,35 @@ function newSite(
     state,
     password: password(),
     kuduHost: '',
+    hostHost: '',
+    hostKeys: { masterKey: functionKey(), functionKeys: { default: functionKey() }, systemKeys: {} },
+    settingsLog: [{ at: 0, settings: { ...settings } }],
+    timing: {},
+    slotConfigNames: { appSettingNames: [], connectionStringNames: [], azureStorageConfigNames: [] },
     restartCount: 0,
     syncCount: 0,
     events: [],
     deployments: [],
     sitePackages: new Map(),
     wwwroot: undefined,
-    platform: { loading: undefined, loadCount: 0, functions: [], hostError: undefined, source: undefined },
+    platform: {
+      loading: undefined,
+      loadCount: 0,
+      functions: [],
+      hostError: undefined,
+      source: undefined,
+      recycleStartedAt: 0,
+      recycleUntil: 0,
+      ready: true,
+      loadedAt: 0,
+      registerOnLoad: false,
+      registered: undefined,
+      ranFromLocalPackage: false,
+      instanceId: randomBytes(32).toString('hex'),
+      extensionBundle: undefined,
+    },
     kudu: { failNextDeployment: undefined, deploymentDurationMs: DEFAULT_DEPLOYMENT_MS },
+    builds: [],
   };
 }
 
@@ -167,8 +262,9 @@ export function label(site: Site): string {
   return site.slot === undefined ? site.app.name : `${site.app.name}-${site.slot}`;
 }
 
+/** The site's Functions host, which answers on loopback: `127.0.0.1:PORT`. */
 export function defaultHostName(site: Site): string {
-  return `${label(site)}.azurewebsites.sandbox`;
+  return site.hostHost;
 }
 
 export function publishingUserName(site: Site): string {
@@ -180,14 +276,48 @@ export function isLinux(site: Site): boolean {
 }
 
 /** App settings are environment variables: the platform reads them case-insensitively. */
-export function getSetting(site: Site, name: string): string | undefined {
-  const key = Object.keys(site.settings).find((k) => k.toLowerCase() === name.toLowerCase());
-  return key === undefined ? undefined : site.settings[key];
+export function settingIn(settings: Record<string, string>, name: string): string | undefined {
+  const key = Object.keys(settings).find((k) => k.toLowerCase() === name.toLowerCase());
+  return key === undefined ? undefined : settings[key];
 }
 
-/** WEBSITE_RUN_FROM_PACKAGE, or its old name WEBSITE_RUN_FROM_ZIP. */
+export function getSetting(site: Site, name: string): string | undefined {
+  return settingIn(site.settings, name);
+}
+
+/**
+ * WEBSITE_RUN_FROM_PACKAGE, or its old name WEBSITE_RUN_FROM_ZIP when the new one is absent or empty.
+ * Kudu DeploymentSettingsExtension.GetFromFromZipAppSettingValue: String.IsNullOrEmpty(RunFromZip) falls back to
+ * RunFromZipOld [SRC]; the platform's mount follows the same rule [INF].
+ */
+export function runFromPackageIn(settings: Record<string, string>): string | undefined {
+  const value = settingIn(settings, 'WEBSITE_RUN_FROM_PACKAGE');
+  return value === undefined || value === '' ? settingIn(settings, 'WEBSITE_RUN_FROM_ZIP') : value;
+}
+
 export function runFromPackage(site: Site): string | undefined {
-  return getSetting(site, 'WEBSITE_RUN_FROM_PACKAGE') ?? getSetting(site, 'WEBSITE_RUN_FROM_ZIP');
+  return runFromPackageIn(site.settings);
+}
+
+/** SCM_DO_BUILD_DURING_DEPLOYMENT and the like: Kudu's StringUtils.IsTrueLike ("true" or "1") [SRC]. */
+export function isTrueLike(value: string | undefined): boolean {
+  return value !== undefined && /^(true|1)$/i.test(value.trim());
+}
+
+export function isLinuxConsumption(site: Site): boolean {
+  return isLinux(site) && site.app.plan.tier === 'Dynamic';
+}
+
+/**
+ * An app that runs its own image: kind says container/kubernetes, or linuxFxVersion names a custom image.
+ * Core Tools PublishHelper.IsLinuxFxVersionUsingCustomImage: `DOCKER|` and not one of the Functions base images;
+ * Site.IsKubeApp: kind contains "kubernetes" [SRC].
+ */
+export function isContainerApp(site: Site): boolean {
+  const kind = (site.app.kind ?? '').toLowerCase();
+  const fx = site.app.linuxFxVersion.toLowerCase();
+  const customImage = fx.startsWith('docker|') && !fx.includes('mcr.microsoft.com/azure-functions/');
+  return kind.includes('container') || kind.includes('kubernetes') || customImage;
 }
 
 const MAX_EVENTS = 500;

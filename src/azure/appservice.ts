@@ -5,51 +5,50 @@ import {
   createHttpHeaders,
   createPipelineRequest,
   type HttpClient,
+  type PipelinePolicy,
 } from '@azure/core-rest-pipeline';
 import { AzureError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { redactSas } from '../redact.js';
-import { type Deadline, retry, statusOf } from '../retry.js';
+import { type Deadline, parseRetryAfter } from '../retry.js';
+import { type CallOptions, callAzure, HttpError, writeAzure } from './call.js';
 
-/** An app or one of its slots. */
+/** An app or one of its slots, in a subscription. */
 export interface SiteRef {
+  subscriptionId: string;
   resourceGroup: string;
   name: string;
   slot: string | undefined;
 }
 
+export function describeSite(ref: SiteRef): string {
+  return `${ref.name}${ref.slot ? `/${ref.slot}` : ''} in resource group '${ref.resourceGroup}'`;
+}
+
 export interface SiteInfo {
-  id: string;
+  /** Site `kind`, e.g. `functionapp,linux`. */
   kind: string;
   /** `properties.sku`: Dynamic, ElasticPremium, FlexConsumption, Standard, … */
   sku: string;
   state: string;
-  reserved: boolean;
   defaultHostName: string;
   /** Host (and port) of the Kudu site, from the Repository host name entry. */
   scmHost: string | undefined;
-  serverFarmId: string;
-  location: string;
 }
 
-export interface PlanInfo {
-  name: string;
-  skuName: string;
-  tier: string;
-}
+/** The routes that sync function triggers; which one works depends on the plan (see plan.ts). */
+export type SyncRoute = 'syncfunctiontriggers' | 'hostruntime/admin/host/synctriggers';
 
-/** The ARM operations the deploy needs, with retries and context; one instance per run. */
+/** The ARM operations the deploy needs, with retries, per-request timeouts and context; one instance per run. */
 export interface AppServiceApi {
   findResourceGroup(name: string): Promise<string>;
   getSite(ref: SiteRef): Promise<SiteInfo>;
-  getPlan(serverFarmId: string): Promise<PlanInfo | undefined>;
   listSettings(ref: SiteRef): Promise<Record<string, string>>;
-  /** Full replace: the given set becomes the app's whole set. */
+  /** Full replace: the given set becomes the app's whole set. A write left unanswered is confirmed by a re-read. */
   putSettings(ref: SiteRef, settings: Record<string, string>): Promise<void>;
   basicAuthAllowed(ref: SiteRef): Promise<boolean>;
   publishingCredentials(ref: SiteRef): Promise<{ userName: string; password: string }>;
   restart(ref: SiteRef): Promise<void>;
-  syncTriggers(ref: SiteRef): Promise<void>;
+  syncTriggers(ref: SiteRef, route: SyncRoute): Promise<void>;
   listFunctions(ref: SiteRef): Promise<string[]>;
 }
 
@@ -65,41 +64,44 @@ export interface AppServiceOptions {
 
 /** The version the raw calls use; the SDK's methods use their own default. */
 const ARM_API_VERSION = '2024-11-01';
+const WRITE_TIMEOUT_MS = 60_000;
 
-/** The message of an ARM error body in either shape (`{error:{message}}` or the legacy `{Message}`). */
-function armErrorMessage(text: string): string | undefined {
+/** The code and message of an ARM error body in either shape (`{error:{code,message}}` or the legacy `{Code,Message}`). */
+export function armErrorOf(text: string): { code: string | undefined; message: string | undefined } {
   try {
     const body = JSON.parse(text) as {
       error?: { message?: string; code?: string };
       Message?: string;
       Code?: string;
+      message?: string;
     };
-    const message = body.error?.message ?? body.Message;
-    const code = body.error?.code ?? body.Code;
-    return message ? `${code ? `${code}: ` : ''}${message}` : undefined;
+    return {
+      code: body.error?.code ?? body.Code,
+      message: body.error?.message ?? body.Message ?? body.message,
+    };
   } catch {
-    return text ? text.slice(0, 300) : undefined;
+    return { code: undefined, message: text ? text.slice(0, 300) : undefined };
   }
 }
 
-const describe = (ref: SiteRef) =>
-  `${ref.name}${ref.slot ? `/${ref.slot}` : ''} in resource group '${ref.resourceGroup}'`;
-
-/** Turns an SDK error into an AzureError with the operation, the status, a redacted message and what to do. */
-function azureError(what: string, error: unknown): AzureError {
-  const status = statusOf(error);
-  const message = redactSas(error instanceof Error ? error.message : String(error));
-  const fixes: Record<number, string> = {
-    401: 'The ARM token was refused: run azure/login before this step',
-    403: "The identity lacks permission: grant it 'Website Contributor' (or Contributor) on the Function App",
-    404: 'Check app-name, resource-group, slot-name and subscription-id',
-  };
-  const options: { cause: unknown; statusCode?: number; fix?: string } = { cause: error };
-  if (status !== undefined) options.statusCode = status;
-  const fix = status !== undefined ? fixes[status] : undefined;
-  if (fix) options.fix = fix;
-  return new AzureError(`Failed to ${what}${status ? ` (HTTP ${status})` : ''}: ${message}`, options);
-}
+/**
+ * Every ARM answer of 400 or more becomes an HttpError carrying the service's code and message, whatever the
+ * body's shape: the SDK's own errors keep only `error.message` and lose the legacy `{Code, Message}` text.
+ */
+const keepErrorText: PipelinePolicy = {
+  name: 'afpd-keep-arm-error-text',
+  async sendRequest(request, next) {
+    const response = await next(request);
+    if (response.status < 400) return response;
+    const { code, message } = armErrorOf(response.bodyAsText ?? '');
+    throw new HttpError(
+      response.status,
+      code,
+      message ?? `HTTP ${response.status}`,
+      parseRetryAfter(response.headers.get('retry-after')),
+    );
+  },
+};
 
 export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
   const client = new WebSiteManagementClient(options.credential, options.subscriptionId, {
@@ -108,17 +110,25 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
     // The one retry helper (retry.ts) owns retries and the deadline.
     retryOptions: { maxRetries: 0 },
   });
+  client.pipeline.addPolicy(keepErrorText);
   const web = client.webApps;
   let httpClient: HttpClient | undefined;
   const sitePath = (ref: SiteRef) =>
     `/subscriptions/${options.subscriptionId}/resourceGroups/${encodeURIComponent(ref.resourceGroup)}/providers/Microsoft.Web/sites/${encodeURIComponent(ref.name)}${ref.slot ? `/slots/${encodeURIComponent(ref.slot)}` : ''}`;
+  const base = (what: string, timeoutMs?: number): CallOptions => ({
+    service: 'ARM',
+    what,
+    deadline: options.deadline,
+    logger: options.logger,
+    ...(timeoutMs ? { timeoutMs } : {}),
+  });
 
   /**
-   * A request through the SDK's pipeline (auth, TLS, user agent) for the routes where the SDK's own method
-   * misreads the service: sync triggers answers 200 where the spec says 204, and a failing function listing
-   * loses the host's error text. Throws with the ARM error message for any status outside `ok`.
+   * A request through the SDK's pipeline (auth, TLS, proxy, user agent) for the routes where the SDK's own
+   * method misreads the service: sync triggers answers 200 where the spec says 204, and a failing function
+   * listing loses the host's error text.
    */
-  async function raw(method: 'GET' | 'POST', path: string, ok: number[]): Promise<unknown> {
+  async function raw(method: 'GET' | 'POST', path: string, signal: AbortSignal): Promise<unknown> {
     httpClient ??= createDefaultHttpClient();
     // A nextLink is absolute and carries its own api-version; it must stay on the ARM origin the token is for.
     const url = /^https:\/\//i.test(path)
@@ -129,40 +139,33 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
     const request = createPipelineRequest({
       url,
       method,
+      abortSignal: signal,
       headers: createHttpHeaders({ accept: 'application/json' }),
     });
     const response = await client.pipeline.sendRequest(httpClient, request);
     const text = response.bodyAsText ?? '';
-    if (!ok.includes(response.status)) {
-      throw Object.assign(new Error(armErrorMessage(text) ?? `HTTP ${response.status}`), {
-        statusCode: response.status,
-        response: { headers: { get: (n: string) => response.headers.get(n) } },
-      });
-    }
     return text ? (JSON.parse(text) as unknown) : undefined;
   }
 
-  const call = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
-    retry(fn, {
-      label: what,
-      deadline: options.deadline,
-      onRetry: ({ attempt, delayMs, error }) =>
-        options.logger.info(
-          `Retrying '${what}' in ${delayMs} ms (attempt ${attempt}: ${redactSas(String((error as Error)?.message ?? error))})`,
-        ),
-    }).catch((error: unknown) => {
-      throw azureError(what, error);
-    });
+  const listSettings = async (ref: SiteRef, signal?: AbortSignal) => {
+    const opts = signal ? { abortSignal: signal } : {};
+    const result = ref.slot
+      ? await web.listApplicationSettingsSlot(ref.resourceGroup, ref.name, ref.slot, opts)
+      : await web.listApplicationSettings(ref.resourceGroup, ref.name, opts);
+    return { ...(result.properties ?? {}) };
+  };
 
   return {
     async findResourceGroup(name) {
       const filter = `resourceType eq 'Microsoft.Web/sites' and name eq '${name}'`;
-      const body = (await call(`find the resource group of '${name}'`, () =>
-        raw(
-          'GET',
-          `/subscriptions/${options.subscriptionId}/resources?$filter=${encodeURIComponent(filter)}`,
-          [200],
-        ),
+      const body = (await callAzure(
+        (signal) =>
+          raw(
+            'GET',
+            `/subscriptions/${options.subscriptionId}/resources?$filter=${encodeURIComponent(filter)}`,
+            signal,
+          ),
+        base(`find the resource group of '${name}'`),
       )) as { value?: { id?: string; name?: string }[] };
       const matches = (body.value ?? []).filter((r) => r.name?.toLowerCase() === name.toLowerCase() && r.id);
       const groups = [
@@ -171,76 +174,77 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
       if (groups.length === 0) {
         throw new AzureError(
           `Function App '${name}' was not found in subscription ${options.subscriptionId}`,
-          {
-            fix: 'Check app-name and subscription-id, or set resource-group',
-          },
+          { fix: 'Check app-name and subscription-id, or set resource-group' },
         );
       }
       if (groups.length > 1) {
         throw new AzureError(
           `Function App '${name}' exists in several resource groups (${groups.join(', ')})`,
-          {
-            fix: 'Set resource-group',
-          },
+          { fix: 'Set resource-group' },
         );
       }
       return groups[0] as string;
     },
 
     async getSite(ref) {
-      const site = await call(`get the site ${describe(ref)}`, () =>
-        ref.slot ? web.getSlot(ref.resourceGroup, ref.name, ref.slot) : web.get(ref.resourceGroup, ref.name),
+      const site = await callAzure(
+        (abortSignal) =>
+          ref.slot
+            ? web.getSlot(ref.resourceGroup, ref.name, ref.slot, { abortSignal })
+            : web.get(ref.resourceGroup, ref.name, { abortSignal }),
+        base(`get the site ${describeSite(ref)}`),
       );
       const repository = site.hostNameSslStates?.find(
         (h) => h.hostType?.toLowerCase() === 'repository',
       )?.name;
-      const scmHost = repository ?? site.enabledHostNames?.find((h) => h.includes('.scm.'));
       return {
-        id: site.id ?? '',
         kind: site.kind ?? '',
         sku: site.sku ?? '',
         state: site.state ?? 'Unknown',
-        reserved: site.reserved ?? false,
         defaultHostName: site.defaultHostName ?? '',
-        scmHost,
-        serverFarmId: site.serverFarmId ?? '',
-        location: site.location ?? '',
+        scmHost: repository ?? site.enabledHostNames?.find((h) => h.includes('.scm.')),
       };
     },
 
-    async getPlan(serverFarmId) {
-      const match = /\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Web\/serverfarms\/([^/]+)/i.exec(
-        serverFarmId,
+    listSettings(ref) {
+      return callAzure(
+        (signal) => listSettings(ref, signal),
+        base(`list the app settings of ${describeSite(ref)}`),
       );
-      if (!match?.[1] || !match[2]) return undefined;
-      const [, rg, name] = match;
-      const plan = await call(`get the plan '${name}'`, () => client.appServicePlans.get(rg, name));
-      return { name, skuName: plan.sku?.name ?? '', tier: plan.sku?.tier ?? '' };
-    },
-
-    async listSettings(ref) {
-      const result = await call(`list the app settings of ${describe(ref)}`, () =>
-        ref.slot
-          ? web.listApplicationSettingsSlot(ref.resourceGroup, ref.name, ref.slot)
-          : web.listApplicationSettings(ref.resourceGroup, ref.name),
-      );
-      return { ...(result.properties ?? {}) };
     },
 
     async putSettings(ref, settings) {
-      await call(`update the app settings of ${describe(ref)}`, () =>
-        ref.slot
-          ? web.updateApplicationSettingsSlot(ref.resourceGroup, ref.name, ref.slot, { properties: settings })
-          : web.updateApplicationSettings(ref.resourceGroup, ref.name, { properties: settings }),
+      await writeAzure(
+        (abortSignal) =>
+          ref.slot
+            ? web.updateApplicationSettingsSlot(
+                ref.resourceGroup,
+                ref.name,
+                ref.slot,
+                { properties: settings },
+                { abortSignal },
+              )
+            : web.updateApplicationSettings(
+                ref.resourceGroup,
+                ref.name,
+                { properties: settings },
+                { abortSignal },
+              ),
+        {
+          ...base(`update the app settings of ${describeSite(ref)}`, WRITE_TIMEOUT_MS),
+          confirm: async (signal) => sameSettings(await listSettings(ref, signal), settings),
+        },
       );
     },
 
     async basicAuthAllowed(ref) {
       try {
-        const policy = await call(`read the SCM basic-auth policy of ${describe(ref)}`, () =>
-          ref.slot
-            ? web.getScmAllowedSlot(ref.resourceGroup, ref.name, ref.slot)
-            : web.getScmAllowed(ref.resourceGroup, ref.name),
+        const policy = await callAzure(
+          (abortSignal) =>
+            ref.slot
+              ? web.getScmAllowedSlot(ref.resourceGroup, ref.name, ref.slot, { abortSignal })
+              : web.getScmAllowed(ref.resourceGroup, ref.name, { abortSignal }),
+          base(`read the SCM basic-auth policy of ${describeSite(ref)}`),
         );
         return policy.allow === true;
       } catch {
@@ -250,13 +254,15 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
     },
 
     async publishingCredentials(ref) {
-      const user = await call(`list the publishing credentials of ${describe(ref)}`, async () =>
-        ref.slot
-          ? await web.listPublishingCredentialsSlot(ref.resourceGroup, ref.name, ref.slot)
-          : await web.listPublishingCredentials(ref.resourceGroup, ref.name),
+      const user = await callAzure(
+        async (abortSignal) =>
+          ref.slot
+            ? await web.listPublishingCredentialsSlot(ref.resourceGroup, ref.name, ref.slot, { abortSignal })
+            : await web.listPublishingCredentials(ref.resourceGroup, ref.name, { abortSignal }),
+        base(`list the publishing credentials of ${describeSite(ref)}`),
       );
       if (!user.publishingUserName || !user.publishingPassword) {
-        throw new AzureError(`The publishing credentials of ${describe(ref)} are empty`, {
+        throw new AzureError(`The publishing credentials of ${describeSite(ref)} are empty`, {
           fix: 'Use Entra ID (bearer) for Kudu',
         });
       }
@@ -264,36 +270,51 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
     },
 
     async restart(ref) {
-      await call(`restart ${describe(ref)}`, () =>
-        ref.slot
-          ? web.restartSlot(ref.resourceGroup, ref.name, ref.slot)
-          : web.restart(ref.resourceGroup, ref.name),
+      await callAzure(
+        (abortSignal) =>
+          ref.slot
+            ? web.restartSlot(ref.resourceGroup, ref.name, ref.slot, { abortSignal })
+            : web.restart(ref.resourceGroup, ref.name, { abortSignal }),
+        base(`restart ${describeSite(ref)}`, WRITE_TIMEOUT_MS),
       );
     },
 
-    async syncTriggers(ref) {
-      await call(`sync the triggers of ${describe(ref)}`, () =>
-        raw('POST', `${sitePath(ref)}/syncfunctiontriggers`, [200, 204]),
+    async syncTriggers(ref, route) {
+      await callAzure(
+        (signal) => raw('POST', `${sitePath(ref)}/${route}`, signal),
+        base(`sync the triggers of ${describeSite(ref)}`, WRITE_TIMEOUT_MS),
       );
     },
 
     async listFunctions(ref) {
-      return call(`list the functions of ${describe(ref)}`, async () => {
-        const names: string[] = [];
-        let next: string | undefined = `${sitePath(ref)}/functions`;
-        for (let page = 0; next && page < 50; page++) {
-          const body = (await raw('GET', next, [200])) as {
-            value?: { name?: string; properties?: { name?: string } }[];
-            nextLink?: string | null;
-          };
-          for (const fn of body.value ?? []) {
-            const name = fn.properties?.name ?? fn.name?.split('/').pop();
-            if (name) names.push(name);
+      return callAzure(
+        async (signal) => {
+          const names: string[] = [];
+          let next: string | undefined = `${sitePath(ref)}/functions`;
+          for (let page = 0; next && page < 50; page++) {
+            const body = (await raw('GET', next, signal)) as {
+              value?: { name?: string; properties?: { name?: string } }[];
+              nextLink?: string | null;
+            };
+            for (const fn of body.value ?? []) {
+              const name = fn.properties?.name ?? fn.name?.split('/').pop();
+              if (name) names.push(name);
+            }
+            next = body.nextLink ?? undefined;
           }
-          next = body.nextLink ?? undefined;
-        }
-        return names.sort();
-      });
+          return names.sort();
+        },
+        base(`list the functions of ${describeSite(ref)}`),
+      );
     },
   };
+}
+
+/** Whether two settings sets are the same (order of keys aside). */
+export function sameSettings(
+  a: Readonly<Record<string, string>>,
+  b: Readonly<Record<string, string>>,
+): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }

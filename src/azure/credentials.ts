@@ -1,19 +1,22 @@
 import { execFile } from 'node:child_process';
-import * as core from '@actions/core';
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { AzureCliCredential } from '@azure/identity';
 import { AzureError } from '../errors.js';
+import type { Logger } from '../logger.js';
 
 export const PUBLIC_ARM_ENDPOINT = 'https://management.azure.com';
 export const PUBLIC_ARM_AUDIENCE = 'https://management.core.windows.net/';
+export const PUBLIC_STORAGE_SUFFIX = 'core.windows.net';
 
 /** What `az` (after azure/login) says about the account and the cloud. */
 export interface AzContext {
   subscriptionId: string | undefined;
   tenantId: string | undefined;
   resourceManagerEndpoint: string;
-  /** Token audience of ARM in that cloud (`activeDirectoryResourceId`). */
+  /** Token audience of ARM in that cloud (`activeDirectoryResourceId`), kept verbatim. */
   armAudience: string;
+  /** `suffixes.storageEndpoint` of the cloud: `core.windows.net`, `core.usgovcloudapi.net`, … */
+  storageSuffix: string;
 }
 
 function az(args: string[], timeoutMs: number): Promise<string> {
@@ -41,41 +44,78 @@ function az(args: string[], timeoutMs: number): Promise<string> {
   });
 }
 
-/** Reads the subscription and the cloud's endpoints from the Azure CLI; tolerant of an older az without `cloud show`. */
-export async function readAzContext(timeoutMs: number): Promise<AzContext> {
-  const account = JSON.parse(await az(['account', 'show'], timeoutMs)) as { id?: string; tenantId?: string };
-  let resourceManagerEndpoint = PUBLIC_ARM_ENDPOINT;
-  let armAudience = PUBLIC_ARM_AUDIENCE;
-  try {
-    const cloud = JSON.parse(await az(['cloud', 'show'], timeoutMs)) as {
-      endpoints?: { resourceManager?: string; activeDirectoryResourceId?: string };
-    };
-    if (cloud.endpoints?.resourceManager)
-      resourceManagerEndpoint = cloud.endpoints.resourceManager.replace(/\/+$/, '');
-    if (cloud.endpoints?.activeDirectoryResourceId) armAudience = cloud.endpoints.activeDirectoryResourceId;
-  } catch (error) {
-    core.debug(`az cloud show failed, using public Azure: ${(error as Error).message}`);
-  }
-  return { subscriptionId: account.id, tenantId: account.tenantId, resourceManagerEndpoint, armAudience };
-}
-
-/** The scope for an audience: `https://management.core.windows.net/` → `https://management.core.windows.net//.default`. */
-export function scopeFor(audience: string): string {
-  return `${audience.replace(/\/+$/, '')}/.default`;
+/**
+ * Reads the subscription and the cloud's endpoints from the Azure CLI. Both commands start at once (each `az`
+ * start costs 0.5 to 3 s on a runner); an older az without `cloud show` means public Azure.
+ */
+export async function readAzContext(timeoutMs: number, logger: Logger): Promise<AzContext> {
+  const [account, cloud] = await Promise.all([
+    az(['account', 'show'], timeoutMs).then((out) => JSON.parse(out) as { id?: string; tenantId?: string }),
+    az(['cloud', 'show'], timeoutMs)
+      .then(
+        (out) =>
+          JSON.parse(out) as {
+            endpoints?: { resourceManager?: string; activeDirectoryResourceId?: string };
+            suffixes?: { storageEndpoint?: string };
+          },
+      )
+      .catch((error: unknown) => {
+        logger.debug(`az cloud show failed, using public Azure: ${(error as Error).message}`);
+        return undefined;
+      }),
+  ]);
+  return {
+    subscriptionId: account.id,
+    tenantId: account.tenantId,
+    resourceManagerEndpoint: cloud?.endpoints?.resourceManager?.replace(/\/+$/, '') ?? PUBLIC_ARM_ENDPOINT,
+    armAudience: cloud?.endpoints?.activeDirectoryResourceId ?? PUBLIC_ARM_AUDIENCE,
+    storageSuffix: cloud?.suffixes?.storageEndpoint?.replace(/^\.+/, '') ?? PUBLIC_STORAGE_SUFFIX,
+  };
 }
 
 /**
- * The Azure CLI credential, picked explicitly (never a chain that probes the instance metadata address),
- * with every token masked in the log before anything can print it.
+ * The scope for an audience, kept verbatim: `https://management.core.windows.net/` →
+ * `https://management.core.windows.net//.default`; ARM expects the trailing slash in the token's `aud`.
  */
-export class MaskedCliCredential implements TokenCredential {
+export function scopeFor(audience: string): string {
+  return `${audience}/.default`;
+}
+
+/** Tokens are reused until this close to expiry. */
+const REFRESH_MARGIN_MS = 5 * 60_000;
+
+/**
+ * The Azure CLI credential, picked explicitly (never a chain that probes the instance metadata address), with
+ * one `az account get-access-token` per scope per run: AzureCliCredential does not cache, and every request of
+ * the ARM, Kudu and Storage clients asks for a token. Each token is masked before anything can print it.
+ */
+export class CachedCliCredential implements TokenCredential {
   private readonly inner: TokenCredential;
-  constructor(tenantId?: string) {
-    this.inner = new AzureCliCredential(tenantId ? { tenantId } : {});
+  private readonly tokens = new Map<string, Promise<AccessToken | null>>();
+
+  constructor(
+    tenantId: string | undefined,
+    private readonly logger: Logger,
+    inner?: TokenCredential,
+  ) {
+    this.inner = inner ?? new AzureCliCredential(tenantId ? { tenantId } : {});
   }
+
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
-    const token = await this.inner.getToken(scopes, options);
-    if (token?.token) core.setSecret(token.token);
-    return token;
+    const key = [scopes].flat().join(' ');
+    const cached = this.tokens.get(key);
+    if (cached) {
+      const token = await cached.catch(() => null);
+      if (token && token.expiresOnTimestamp - Date.now() > REFRESH_MARGIN_MS) return token;
+    }
+    // One fetch serves every request for the scope, so no single caller's abort signal may cancel it.
+    const { abortSignal: _own, ...shared } = options ?? {};
+    const fresh = this.inner.getToken(scopes, shared).then((token) => {
+      if (token?.token) this.logger.mask(token.token);
+      return token;
+    });
+    this.tokens.set(key, fresh);
+    fresh.catch(() => this.tokens.delete(key));
+    return fresh;
   }
 }

@@ -1,9 +1,21 @@
-import { openAsBlob } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import type { TokenCredential } from '@azure/core-auth';
+import {
+  bearerTokenAuthenticationPolicy,
+  createDefaultHttpClient,
+  createHttpHeaders,
+  createPipelineFromOptions,
+  createPipelineRequest,
+  type HttpClient,
+  type Pipeline,
+  type PipelineResponse,
+  type RequestBodyType,
+} from '@azure/core-rest-pipeline';
 import { AzureError, VerificationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { redactSas } from '../redact.js';
-import { type Deadline, parseRetryAfter, poll, retry } from '../retry.js';
+import { type Deadline, isTransient, parseRetryAfter, poll, statusOf } from '../retry.js';
+import { azureError, type CallOptions, callAzure, HttpError, READ_TIMEOUT_MS } from './call.js';
 
 export type KuduAuth =
   | { kind: 'bearer'; credential: TokenCredential; scope: string }
@@ -20,8 +32,8 @@ export interface KuduDeployment {
 export interface KuduApi {
   readonly origin: string;
   settings(): Promise<Record<string, string>>;
-  /** Waits until Kudu sees `WEBSITE_RUN_FROM_PACKAGE` as expected (settings reach the SCM site with a delay). */
-  waitForSetting(name: string, expected: string | undefined): Promise<void>;
+  /** Waits until Kudu sees every named setting as expected (undefined: absent); settings reach the SCM site late. */
+  waitForSettings(expected: Readonly<Record<string, string | undefined>>): Promise<void>;
   /** Async zipdeploy: POST, then follow Location to a terminal state. Throws with the deployment log on failure. */
   zipDeploy(zipPath: string, message: string): Promise<KuduDeployment>;
 }
@@ -38,173 +50,220 @@ export interface KuduOptions {
 
 const RUN_FROM_URL_CONFLICT = /Run-From-Zip is set to a remote URL/i;
 const LOCK_HELD = /deployment (is )?currently in progress|auto swap deployment currently ongoing/i;
+const DEPLOYER = 'azure-functions-package-deploy';
 
-class HttpStatusError extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-  }
+/** A poll's probe: bounded on its own, so one hung status request cannot eat the whole budget. */
+const perRequest = (signal: AbortSignal) => AbortSignal.any([signal, AbortSignal.timeout(READ_TIMEOUT_MS)]);
+
+/** Basic auth for a publish profile or publishing credentials; the password was masked by whoever read it. */
+function basicAuthPolicy(userName: string, password: string) {
+  const value = `Basic ${Buffer.from(`${userName}:${password}`).toString('base64')}`;
+  return {
+    name: 'afpd-kudu-basic-auth',
+    sendRequest: (
+      request: Parameters<Pipeline['sendRequest']>[1],
+      next: (r: typeof request) => Promise<PipelineResponse>,
+    ) => {
+      request.headers.set('authorization', value);
+      return next(request);
+    },
+  };
 }
 
+/**
+ * The Kudu (SCM) client. Requests go through the same core pipeline as ARM and Storage, so HTTPS_PROXY and
+ * NO_PROXY are honoured on self-hosted runners; retries and the deadline belong to the one call wrapper.
+ */
 export function createKuduApi(options: KuduOptions): KuduApi {
   const origin = options.origin.replace(/\/+$/, '');
   const pollBaseMs = options.pollBaseMs ?? 1000;
+  // No redirects followed: credentials go only to the SCM origin, whatever a Location header says.
+  const pipeline = createPipelineFromOptions({
+    retryOptions: { maxRetries: 0 },
+    redirectOptions: { maxRetries: 0 },
+  });
+  pipeline.addPolicy(
+    options.auth.kind === 'bearer'
+      ? bearerTokenAuthenticationPolicy({ credential: options.auth.credential, scopes: options.auth.scope })
+      : basicAuthPolicy(options.auth.userName, options.auth.password),
+  );
+  let httpClient: HttpClient | undefined;
 
-  async function authorization(): Promise<string> {
-    if (options.auth.kind === 'basic') {
-      return `Basic ${Buffer.from(`${options.auth.userName}:${options.auth.password}`).toString('base64')}`;
-    }
-    const token = await options.auth.credential.getToken(options.auth.scope);
-    if (!token) throw new AzureError('No token for Kudu', { fix: 'Run azure/login before this step' });
-    return `Bearer ${token.token}`;
-  }
+  const base = (what: string, extra: Partial<CallOptions> = {}): CallOptions => ({
+    service: 'Kudu',
+    what,
+    deadline: options.deadline,
+    logger: options.logger,
+    ...extra,
+  });
 
-  async function request(path: string, init: RequestInit = {}): Promise<Response> {
+  async function send(
+    path: string,
+    signal: AbortSignal,
+    init: {
+      method?: 'GET' | 'POST';
+      body?: RequestBodyType;
+      headers?: Record<string, string>;
+      timeoutMs?: number;
+    } = {},
+  ): Promise<PipelineResponse> {
     const url = new URL(path, origin);
-    // Credentials go only to the SCM origin, whatever a Location header says.
     if (url.origin !== new URL(origin).origin)
-      throw new AzureError(`Kudu redirected to another origin: ${url.origin}`);
-    const headers = new Headers(init.headers);
-    headers.set('authorization', await authorization());
-    const signal = AbortSignal.timeout(Math.max(1000, Math.min(options.deadline.remaining(), 300_000)));
-    return fetch(url, { ...init, headers, signal });
+      throw new AzureError(`Kudu pointed at another origin: ${url.origin}`);
+    httpClient ??= createDefaultHttpClient();
+    const request = createPipelineRequest({
+      url: url.toString(),
+      method: init.method ?? 'GET',
+      abortSignal: signal,
+      headers: createHttpHeaders(init.headers ?? {}),
+      ...(init.body !== undefined ? { body: init.body } : {}),
+    });
+    return pipeline.sendRequest(httpClient, request);
   }
 
-  async function failIfNotOk(response: Response, what: string): Promise<void> {
-    if (response.ok) return;
-    const text = redactSas((await response.text().catch(() => '')).slice(0, 500));
-    throw new HttpStatusError(
+  function failIfNotOk(response: PipelineResponse, what: string): void {
+    if (response.status < 400) return;
+    const text = redactSas((response.bodyAsText ?? '').replace(/\s+/g, ' ').trim().slice(0, 300));
+    throw new HttpError(
       response.status,
-      `${what}: HTTP ${response.status} ${text}`,
+      undefined,
+      `${what}: HTTP ${response.status}${text ? ` ${text}` : ''}`,
       parseRetryAfter(response.headers.get('retry-after')),
     );
   }
 
-  const toAzure = (what: string) => (error: unknown) => {
-    if (error instanceof AzureError || error instanceof VerificationError) throw error;
-    const status = (error as { statusCode?: number }).statusCode;
-    const fix =
-      status === 401 || status === 403
-        ? 'Kudu refused the credentials: with basic auth disabled on the SCM site, log in with azure/login (bearer); with a publish profile, download a fresh one'
-        : undefined;
-    throw new AzureError(`Failed to ${what}: ${(error as Error).message}`, {
-      cause: error,
-      ...(status !== undefined ? { statusCode: status } : {}),
-      ...(fix ? { fix } : {}),
-    });
-  };
+  async function getJson<T>(path: string, signal: AbortSignal): Promise<T> {
+    const response = await send(path, signal);
+    failIfNotOk(response, `GET ${path}`);
+    return JSON.parse(response.bodyAsText ?? 'null') as T;
+  }
 
   async function deploymentLog(id: string): Promise<string[]> {
     try {
-      const response = await request(`/api/deployments/${encodeURIComponent(id)}/log`);
-      if (!response.ok) return [];
-      const entries = (await response.json()) as { message?: string; log_time?: string }[];
+      const entries = await callAzure(
+        (signal) =>
+          getJson<{ message?: string; log_time?: string }[]>(
+            `/api/deployments/${encodeURIComponent(id)}/log`,
+            signal,
+          ),
+        base(`read the log of deployment ${id}`),
+      );
       return entries.map((e) => redactSas(`${e.log_time ?? ''} ${e.message ?? ''}`.trim()));
     } catch {
       return [];
     }
   }
 
+  /** After a POST whose answer never came: the deployment it started, if Kudu has one with our message. */
+  async function startedBy(message: string): Promise<string | undefined> {
+    const all = await callAzure(
+      (signal) => getJson<{ id?: string; message?: string }[]>('/api/deployments', signal),
+      base('list the Kudu deployments'),
+    ).catch(() => []);
+    const mine = all.find((d) => d.message === message && d.id);
+    return mine?.id ? `/api/deployments/${encodeURIComponent(mine.id)}` : undefined;
+  }
+
   return {
     origin,
 
-    async settings() {
-      return retry(
-        async () => {
-          const response = await request('/api/settings');
-          await failIfNotOk(response, 'GET /api/settings');
-          return (await response.json()) as Record<string, string>;
-        },
-        { label: 'read Kudu settings', deadline: options.deadline },
-      ).catch(toAzure('read the app settings from Kudu'));
+    settings() {
+      return callAzure(
+        (signal) => getJson<Record<string, string>>('/api/settings', signal),
+        base('read the app settings from Kudu'),
+      );
     },
 
-    async waitForSetting(name, expected) {
-      let seen: string | undefined;
+    async waitForSettings(expected) {
+      let last = '';
       await poll(
-        async () => {
-          const response = await request('/api/settings');
-          await failIfNotOk(response, 'GET /api/settings');
-          const settings = (await response.json()) as Record<string, string>;
-          seen = settings[name];
-          return seen === expected ? true : undefined;
+        async (_attempt, signal) => {
+          const seen = await getJson<Record<string, string>>('/api/settings', perRequest(signal));
+          const behind = Object.entries(expected).filter(([name, value]) => seen[name] !== value);
+          last = behind
+            .map(
+              ([name]) =>
+                `${name}=${seen[name] === undefined ? '(absent)' : redactSas(seen[name] as string)}`,
+            )
+            .join(', ');
+          return behind.length === 0 ? true : undefined;
         },
         {
-          label: `wait for Kudu to see the new ${name}`,
+          label: 'wait for Kudu to see the new settings',
           deadline: options.deadline,
-          baseDelayMs: 500,
-          maxDelayMs: 5000,
-          describeLast: () => `Kudu still sees ${name}=${seen === undefined ? '(absent)' : redactSas(seen)}`,
+          baseDelayMs: 250,
+          maxDelayMs: 2000,
+          describeLast: () => `Kudu still sees ${last}`,
         },
-      ).catch(toAzure(`see the new ${name} on the SCM site`));
+      ).catch((error: unknown) => {
+        throw azureError('Kudu', 'see the new settings on the SCM site', error);
+      });
     },
 
     async zipDeploy(zipPath, message) {
-      const query = new URLSearchParams({
-        isAsync: 'true',
-        deployer: 'azure-functions-package-deploy',
-        message,
-      });
-      const location = await retry(
-        async () => {
-          const body = await openAsBlob(zipPath);
-          const response = await request(`/api/zipdeploy?${query}`, {
-            method: 'POST',
-            body,
-            headers: { 'content-type': 'application/zip', 'cache-control': 'no-cache' },
-          });
+      const query = new URLSearchParams({ isAsync: 'true', deployer: DEPLOYER, message });
+      const size = statSync(zipPath).size;
+      let location = '/api/deployments/latest';
+      await callAzure(
+        async (signal) => {
+          let response: PipelineResponse;
+          try {
+            response = await send(`/api/zipdeploy?${query}`, signal, {
+              method: 'POST',
+              body: () => createReadStream(zipPath),
+              headers: {
+                'content-type': 'application/zip',
+                'content-length': String(size),
+                'cache-control': 'no-cache',
+              },
+            });
+          } catch (error) {
+            // Unanswered: Kudu may have started it. Follow that one rather than start a second deployment.
+            if (isTransient(error) && statusOf(error) === undefined) {
+              const started = await startedBy(message);
+              if (started) {
+                location = started;
+                return;
+              }
+            }
+            throw error;
+          }
           if (response.status === 409) {
-            const text = await response.text();
+            const text = response.bodyAsText ?? '';
             if (RUN_FROM_URL_CONFLICT.test(text)) {
               throw new AzureError(
                 'Kudu refused zipdeploy (409): WEBSITE_RUN_FROM_PACKAGE is a remote URL on the SCM site',
                 {
+                  statusCode: 409,
                   fix: 'Let the action replace the setting (deploy-mode zipdeploy, on-conflict backup-and-replace) or use run-from-package',
                 },
               );
             }
-            // Another deployment holds the lock: retried until the deadline.
-            throw new HttpStatusError(
-              409,
-              `zipdeploy: HTTP 409 ${text.slice(0, 200)}`,
-              parseRetryAfter(response.headers.get('retry-after')),
-            );
           }
-          await failIfNotOk(response, 'POST /api/zipdeploy');
-          if (response.status === 200) return undefined;
-          return response.headers.get('location') ?? '/api/deployments/latest';
+          failIfNotOk(response, 'POST /api/zipdeploy');
+          // A synchronous 200 (older Kudu) has finished already; its record is the latest.
+          location =
+            (response.status === 202 && response.headers.get('location')) || '/api/deployments/latest';
         },
-        {
-          label: 'zipdeploy',
-          deadline: options.deadline,
+        base('start the zipdeploy', {
+          // The upload may take as long as the run allows; no shorter cap than the deadline.
+          timeoutMs: Math.max(1000, options.deadline.remaining()),
           baseDelayMs: 1000,
           isRetryable: (e) => {
-            const s = (e as { statusCode?: number }).statusCode;
-            return (
-              (s === 409 && LOCK_HELD.test((e as Error).message)) ||
-              s === 429 ||
-              (s !== undefined && s >= 500) ||
-              e instanceof TypeError
-            );
+            const s = statusOf(e);
+            // Another deployment holds the lock: retried until the deadline.
+            return (s === 409 && LOCK_HELD.test((e as Error).message)) || isTransient(e);
           },
-          onRetry: ({ delayMs, error }) =>
-            options.logger.info(
-              `zipdeploy: ${(error as Error).message.slice(0, 160)}; retrying in ${delayMs} ms`,
-            ),
-        },
-      ).catch(toAzure('start the zipdeploy'));
+        }),
+      );
 
       let last: KuduDeployment | undefined;
       const result = await poll(
-        async () => {
-          const response = await request(location ?? '/api/deployments/latest');
+        async (_attempt, signal) => {
+          const response = await send(location, perRequest(signal));
           if (response.status === 404) return undefined;
-          if (response.status !== 200 && response.status !== 202)
-            await failIfNotOk(response, 'deployment status');
-          const raw = (await response.json()) as {
+          failIfNotOk(response, 'deployment status');
+          const raw = JSON.parse(response.bodyAsText ?? '{}') as {
             id?: string;
             status?: number;
             status_text?: string;
@@ -230,14 +289,16 @@ export function createKuduApi(options: KuduOptions): KuduApi {
               ? `deployment ${last.id} status ${last.status} ${last.statusText}`
               : 'no deployment record yet',
         },
-      ).catch(toAzure('follow the zipdeploy'));
+      ).catch((error: unknown) => {
+        throw azureError('Kudu', 'follow the zipdeploy', error);
+      });
 
       if (result.status === 3) {
         const log = await deploymentLog(result.id);
         for (const line of log) options.logger.info(`kudu: ${line}`);
         throw new VerificationError(
           `Kudu deployment ${result.id} failed${result.statusText ? `: ${result.statusText}` : ''}${log.length ? `; last log line: ${log.at(-1)}` : ''}`,
-          { fix: 'See the deployment log above; the app keeps running its previous package' },
+          { fix: 'See the deployment log above' },
         );
       }
       return result;

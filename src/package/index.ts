@@ -1,17 +1,13 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { PackageError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { liftTemplate } from './arm.js';
 import { collectFolder } from './collect.js';
 import { loadIgnoreRules } from './ignore-rules.js';
 import { useSuppliedZip } from './supplied-zip.js';
 import { type AppReport, validateApp } from './validate.js';
 import { type WriteZipOptions, writeZip, type ZipInput } from './zip-writer.js';
-
-export interface PackageLogger {
-  info(m: string): void;
-  warning(m: string): void;
-}
 
 export interface BuildPackageOptions {
   /** The `package` input: a folder, a .zip, or an ARM template .json (resolved against the workspace). */
@@ -26,7 +22,7 @@ export interface BuildPackageOptions {
   compressionLevel: number;
   /** SOURCE_DATE_EPOCH (seconds); else DOS time's first instant, 1980-01-01 00:00 UTC. */
   sourceDateEpoch?: number;
-  logger: PackageLogger;
+  logger: Pick<Logger, 'info' | 'warning'>;
   /** Writer tuning (bench and tests); the defaults are the measured best. */
   tuning?: Omit<WriteZipOptions, 'level' | 'mtime'>;
 }

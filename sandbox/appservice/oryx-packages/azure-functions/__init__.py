@@ -1,2 +1,0 @@
-# Sandbox stand-in for the azure-functions distribution: only its presence is checked.
-__version__ = "0.0.0+sandbox"

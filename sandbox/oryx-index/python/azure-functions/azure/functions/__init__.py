@@ -1,0 +1,1 @@
+"""Stub of the azure-functions library for the sandbox (nothing imports it)."""

@@ -1,0 +1,1 @@
+"""Stub of dateutil for the sandbox (nothing imports it)."""

@@ -1,0 +1,1 @@
+"""Stub of requests for the sandbox (nothing imports it)."""

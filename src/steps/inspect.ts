@@ -1,0 +1,38 @@
+import { describeSite, type SiteInfo } from '../azure/appservice.js';
+import type { RunContext } from '../context.js';
+import type { Connection, Inspection } from '../model.js';
+import { packageSetting } from '../plan.js';
+import { redactSas } from '../redact.js';
+import { maskSettingValue, sasExpiryWarning } from '../settings.js';
+
+export async function inspect(ctx: RunContext, connection: Connection): Promise<Inspection> {
+  const { deadline, logger } = ctx;
+  let site: SiteInfo | undefined;
+  let settings: Record<string, string>;
+  let where: string;
+  if (connection.kind === 'arm') {
+    const arm = connection.arm(deadline);
+    [site, settings] = await Promise.all([arm.getSite(connection.ref), arm.listSettings(connection.ref)]);
+    where = describeSite(connection.ref);
+  } else {
+    settings = await connection.kudu(deadline).settings();
+    where = `${connection.target.app} through the publish profile's SCM site`;
+  }
+  // Setting values are masked before anything could print them: SAS signatures, keys, connection strings.
+  for (const value of Object.values(settings)) maskSettingValue(value, logger);
+  const current = packageSetting(settings);
+  logger.info(
+    `Inspected ${where}${site ? `: kind '${site.kind}', sku '${site.sku}', state ${site.state}` : ''}, WEBSITE_RUN_FROM_PACKAGE=${current === undefined ? '(absent)' : redactSas(current)}`,
+  );
+  const warning = sasExpiryWarning(current, 'The current package URL', ctx.now());
+  if (warning) logger.warning(warning);
+  return {
+    site,
+    settings,
+    app: {
+      site: site ? { kind: site.kind, sku: site.sku } : undefined,
+      settings,
+      storageSuffix: connection.kind === 'arm' ? connection.storageSuffix : 'core.windows.net',
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  deploymentIdOf,
+  MANIFEST_SCHEMA,
+  manifestBlobName,
+  packageBlobName,
+  parseBlobUrl,
+} from '../azure/layout.js';
+import type { StorageApi } from '../azure/storage.js';
+import type { RunContext } from '../context.js';
+import { ActionError, PlanError, wrap } from '../errors.js';
+import type { ActionInputs } from '../inputs.js';
+import type { Logger } from '../logger.js';
+import type { BuiltPackage, Package, StoredPackage } from '../model.js';
+import { buildPackage } from '../package/index.js';
+import { redactSas } from '../redact.js';
+
+/** Builds and validates the package; a package that does not validate stops the run before any write. */
+export async function buildAppPackage(
+  inputs: Pick<ActionInputs, 'packagePath' | 'exclude' | 'compressionLevel'>,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+): Promise<BuiltPackage> {
+  const pkg = await buildPackage({
+    source: inputs.packagePath,
+    workspace: env.GITHUB_WORKSPACE ?? process.cwd(),
+    outDir: mkdtempSync(join(env.RUNNER_TEMP ?? tmpdir(), 'afpd-package-')),
+    exclude: inputs.exclude,
+    compressionLevel: inputs.compressionLevel,
+    ...(env.SOURCE_DATE_EPOCH ? { sourceDateEpoch: Number(env.SOURCE_DATE_EPOCH) } : {}),
+    logger,
+  }).catch((error: unknown) => {
+    throw wrap(`build the package from '${inputs.packagePath}'`, error);
+  });
+  return {
+    kind: 'built',
+    path: pkg.path,
+    sha256: pkg.sha256,
+    size: pkg.size,
+    fileCount: pkg.fileCount,
+    functions: pkg.functions,
+    templatePath: pkg.templatePath,
+    warnings: pkg.warnings,
+  };
+}
+
+/** The manifest entry of a deployment, as far as rollback-to needs it. */
+interface ManifestView {
+  schema?: string;
+  package?: { fileCount?: number; functions?: string[] };
+}
+
+/** Finds the package named by rollback-to: a deployment id, or a blob URL in the package container. */
+export async function findStoredPackage(args: {
+  rollbackTo: string;
+  app: string;
+  slot: string | undefined;
+  storage: StorageApi;
+  container: string;
+}): Promise<StoredPackage> {
+  const { rollbackTo, storage, container } = args;
+  let blobName: string;
+  if (/^https:\/\//i.test(rollbackTo)) {
+    const location = parseBlobUrl(rollbackTo);
+    const inOurs =
+      location?.container === container &&
+      location.endpoint.toLowerCase() === storage.blobEndpoint.replace(/\/+$/, '').toLowerCase();
+    if (!location || !inOurs) {
+      throw new ActionError(
+        `rollback-to '${redactSas(rollbackTo)}' is not a blob in the container '${container}' of ${storage.blobEndpoint}`,
+        { fix: 'Pass a deployment id (the deployment-id output of an earlier run) or a package-url output' },
+      );
+    }
+    blobName = location.name;
+  } else {
+    blobName = packageBlobName(rollbackTo, args.app, args.slot);
+  }
+  const blob = await storage.get(container, blobName);
+  if (!blob) {
+    throw new ActionError(`No stored package '${container}/${blobName}' to roll back to`, {
+      fix: `List the deployment ids under '${container}/' (one folder per deployment), or check storage-account and slot-name`,
+    });
+  }
+  const deploymentId = deploymentIdOf(blobName) ?? rollbackTo;
+  const manifest = (await storage.getJson(container, manifestBlobName(deploymentId))) as
+    | ManifestView
+    | undefined;
+  const fromManifest = manifest?.schema === MANIFEST_SCHEMA ? manifest.package : undefined;
+  return {
+    kind: 'stored',
+    blob,
+    deploymentId,
+    sha256: blob.metadata.sha256 ?? '',
+    size: blob.size,
+    fileCount: fromManifest?.fileCount ?? 0,
+    functions: fromManifest?.functions ?? [],
+  };
+}
+
+/**
+ * Starts building at once, alongside connect and inspect, which it does not need; undefined for rollback-to,
+ * which builds nothing. A package that fails validation still stops the run before any write: it is awaited
+ * before the backup.
+ */
+export function startPackaging(
+  ctx: RunContext,
+  timed: <T>(phase: string, fn: () => Promise<T>) => Promise<T>,
+): Promise<BuiltPackage> | undefined {
+  if (ctx.inputs.rollbackTo) return undefined;
+  const building = timed('package', () => buildAppPackage(ctx.inputs, ctx.env, ctx.logger));
+  // Handled where it is awaited; this only keeps an early failure from being reported as unhandled meanwhile.
+  building.catch(() => undefined);
+  return building;
+}
+
+/** The package to deploy: the one being built, or (rollback-to) the stored one it names. */
+export async function preparePackage(
+  ctx: RunContext,
+  packaging: Promise<BuiltPackage> | undefined,
+  storage: StorageApi | undefined,
+): Promise<Package> {
+  if (packaging) return packaging;
+  const { rollbackTo, appName, slot, storageContainer } = ctx.inputs;
+  if (!rollbackTo || !storage) throw new PlanError('Internal: rollback-to needs the package storage');
+  return findStoredPackage({ rollbackTo, app: appName, slot, storage, container: storageContainer });
+}

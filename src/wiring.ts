@@ -1,0 +1,119 @@
+import type { AppServiceApi, SiteRef } from './azure/appservice.js';
+import { createKuduApi, type KuduApi } from './azure/kudu.js';
+import { parseConnectionString, type StorageChoice } from './azure/layout.js';
+import { createStorageApi, type StorageApi } from './azure/storage.js';
+import type { RunContext } from './context.js';
+import type { Target } from './documents.js';
+import { AzureError, PlanError } from './errors.js';
+import type { Inspection } from './model.js';
+import { type Connection, targetOf } from './model.js';
+import type { Plan } from './plan.js';
+import type { Deadline } from './retry.js';
+
+/** The ARM side of a run: the client on the run's deadline, and a factory for the restore's own deadline. */
+export interface ArmClients {
+  api: AppServiceApi;
+  ref: SiteRef;
+  on(deadline: Deadline): AppServiceApi;
+}
+
+/** The clients a plan's mode needs, opened once the plan is known; which exist is fixed by the mode. */
+export type Clients =
+  | { mode: 'run-from-package'; target: Target; arm: ArmClients; storage: StorageApi }
+  | {
+      mode: 'zipdeploy';
+      target: Target;
+      kudu: KuduApi;
+      storage: undefined;
+      /** undefined with a publish profile: no settings change, no function listing, no restore. */
+      arm: (ArmClients & { basicAuthKudu(): Promise<KuduApi | undefined> }) | undefined;
+    };
+
+/** Opens the package storage the plan chose; the key comes from the input or the app setting it named. */
+function openStorage(
+  ctx: RunContext,
+  choice: StorageChoice,
+  inspection: Inspection,
+  connection: Connection,
+): StorageApi {
+  if (choice.kind === 'shared-key') {
+    const source =
+      choice.from === 'storage-connection-string'
+        ? ctx.inputs.storageConnectionString
+        : inspection.settings.AzureWebJobsStorage;
+    const parts = parseConnectionString(source);
+    if (!parts) throw new PlanError(`Internal: the ${choice.from} connection string has no key`);
+    return createStorageApi({ kind: 'shared-key', ...parts }, ctx.deadline, ctx.logger);
+  }
+  if (connection.kind !== 'arm') throw new PlanError('Internal: Entra ID storage needs an az login');
+  return createStorageApi(
+    {
+      kind: 'entra',
+      accountName: choice.accountName,
+      blobEndpoint: choice.blobEndpoint,
+      credential: connection.credential,
+    },
+    ctx.deadline,
+    ctx.logger,
+  );
+}
+
+export function clientsFor(
+  ctx: RunContext,
+  connection: Connection,
+  inspection: Inspection,
+  plan: Plan,
+): Clients {
+  const target = targetOf(connection);
+  if (connection.kind === 'publish-profile') {
+    return {
+      mode: 'zipdeploy',
+      target,
+      kudu: connection.kudu(ctx.deadline),
+      arm: undefined,
+      storage: undefined,
+    };
+  }
+  const arm: ArmClients = { api: connection.arm(ctx.deadline), ref: connection.ref, on: connection.arm };
+  if (plan.mode === 'run-from-package') {
+    if (!plan.storage) throw new PlanError('Internal: run-from-package without a storage choice');
+    return {
+      mode: 'run-from-package',
+      target,
+      arm,
+      storage: openStorage(ctx, plan.storage, inspection, connection),
+    };
+  }
+  const scmHost = inspection.site?.scmHost;
+  if (!scmHost) {
+    throw new AzureError(`The site ${connection.ref.name} has no SCM (Kudu) host name`, {
+      fix: 'zipdeploy needs the SCM site; use deploy-mode run-from-package',
+    });
+  }
+  const origin = `https://${scmHost}`;
+  return {
+    mode: 'zipdeploy',
+    target,
+    storage: undefined,
+    kudu: createKuduApi({
+      origin,
+      auth: { kind: 'bearer', credential: connection.credential, scope: connection.armScope },
+      deadline: ctx.deadline,
+      logger: ctx.logger,
+    }),
+    arm: {
+      ...arm,
+      async basicAuthKudu() {
+        if (!(await arm.api.basicAuthAllowed(arm.ref))) return undefined;
+        const creds = await arm.api.publishingCredentials(arm.ref);
+        ctx.logger.mask(creds.password);
+        return createKuduApi({
+          origin,
+          auth: { kind: 'basic', userName: creds.userName, password: creds.password },
+          deadline: ctx.deadline,
+          logger: ctx.logger,
+        });
+      },
+    },
+  };
+}
