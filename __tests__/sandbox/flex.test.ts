@@ -751,6 +751,27 @@ describe('Flex SCM routes and the host', () => {
     }
   });
 
+  it('Kudu reads WEBSITE_RUN_FROM_PACKAGE late: a publish right after the change does not see it', async () => {
+    await baseline(MI, 'before-late');
+    await platform(MI, { kuduSettingsDelayMs: 60_000 });
+    const current = (await client.webApps.listApplicationSettings(RG, MI)).properties ?? {};
+    await client.webApps.updateApplicationSettings(RG, MI, {
+      properties: { ...current, WEBSITE_RUN_FROM_PACKAGE: '1' },
+    });
+    try {
+      const unseen = (await finished(MI, await started(MI, await nodeApp('unseen')))).final;
+      expect(unseen.status).toBe(4);
+      await platform(MI, FAST);
+      await settle(MI);
+      const seen = (await finished(MI, await started(MI, await nodeApp('seen')))).final;
+      expect(seen.status).toBe(3);
+      expect(seen.status_text).toMatch(/^App setting WEBSITE_RUN_FROM_PACKAGE is not supported/);
+    } finally {
+      await platform(MI, FAST);
+      await setSettings(MI, { WEBSITE_RUN_FROM_PACKAGE: undefined });
+    }
+  });
+
   it('defaults: 600 ms per deployment, records recycle 1.5 s after completion', () => {
     expect(FLEX_DEFAULTS).toEqual({ deploymentDurationMs: 600, recycleAfterMs: 1_500 });
   });

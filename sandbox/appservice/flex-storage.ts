@@ -5,7 +5,7 @@ import {
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
 import { deploymentStorage, type FlexDeploymentStorage } from './flex-config.js';
-import { getSetting, type Site } from './state.js';
+import { type Site, settingIn } from './state.js';
 
 /**
  * The platform side of a Flex Consumption deployment container: the package is `released-package.zip` in the
@@ -49,8 +49,13 @@ function connectionStringPart(value: string, key: string): string | undefined {
  * Resolves the credential the configured authentication gives the platform. Identities are checked against the
  * app's assigned identities (the seed's `identities`), as the platform's read of WEBSITE_RUN_FROM_PACKAGE with
  * WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID is in platform.ts; the token is then the sandbox's Azurite key.
+ * `settings`: the app settings as the reader sees them (the deployment worker's lag behind the host's).
  */
-export function containerAccess(site: Site, access: BlobAccess): ContainerAccess {
+export function containerAccess(
+  site: Site,
+  access: BlobAccess,
+  settings: Record<string, string>,
+): ContainerAccess {
   const config = site.app.functionAppConfig;
   if (!config) throw new FlexStorageError('The app has no functionAppConfig.deployment.storage.');
   const storage = deploymentStorage(config);
@@ -70,7 +75,7 @@ export function containerAccess(site: Site, access: BlobAccess): ContainerAccess
   let credential: StorageSharedKeyCredential;
   if (storage.auth === 'StorageAccountConnectionString') {
     const name = storage.connectionStringName as string;
-    const value = getSetting(site, name);
+    const value = settingIn(settings, name);
     if (value === undefined || value.trim() === '')
       // [INF] wording: the sources show the deployment fails; they do not quote this case.
       throw new FlexStorageError(
@@ -138,7 +143,7 @@ function errorCode(error: RestError): string | undefined {
 
 /** The package the host runs, or undefined when the platform never released one. */
 export async function readReleasedPackage(site: Site, access: BlobAccess): Promise<Buffer | undefined> {
-  const { client } = containerAccess(site, access);
+  const { client } = containerAccess(site, access, site.settings);
   try {
     return await client.getBlockBlobClient(RELEASED_PACKAGE).downloadToBuffer(0, undefined, {
       abortSignal: access.signal,

@@ -22,7 +22,7 @@ import {
 import { drain, queryValue, readBody, readJson, send, sendJson, sendText } from './http.js';
 import { oryxBuild } from './oryx.js';
 import type { SandboxSeed } from './seed.js';
-import { getSetting, kuduTime, type LogEntry, label, recordEvent, type Site } from './state.js';
+import { kuduTime, type LogEntry, label, recordEvent, type Site, settingIn } from './state.js';
 
 /**
  * Flex Consumption: the OneDeploy `/api/publish` endpoint and its deployment records, the platform's write of
@@ -269,7 +269,10 @@ async function validate(
     );
     return undefined;
   }
-  const packageSetting = PACKAGE_SETTINGS.find((name) => getSetting(site, name) !== undefined);
+  // The deployment worker reads the app settings as Kudu does, late (Platform.kuduSettings); a client must wait
+  // until Kudu's /api/settings shows a change before it publishes against it (azure-contract.md A.3) [SRC].
+  const settings = ctx.platform.kuduSettings(site);
+  const packageSetting = PACKAGE_SETTINGS.find((name) => settingIn(settings, name) !== undefined);
   if (packageSetting !== undefined) {
     // azure-functions-vs-build-sdk#656 / azure-functions-dotnet-worker#2688 quote the status as "Failed: App
     // setting WEBSITE_RUN_FROM_PACKAGE is not supported..." [ISSUE]; the sentence's end is not public [INF].
@@ -283,7 +286,7 @@ async function validate(
     return undefined;
   }
   for (const name of IGNORED_BUILD_SETTINGS) {
-    if (getSetting(site, name) === undefined) continue;
+    if (settingIn(settings, name) === undefined) continue;
     // Learn "Flex Consumption plan", Deployment: "there is no longer the need for app settings to influence
     // deployment behavior" [DOC]; the build follows the RemoteBuild parameter. Ignored with a warning [INF]: no
     // source shows these settings failing a deployment.
@@ -293,7 +296,7 @@ async function validate(
   }
   let access: ContainerAccess;
   try {
-    access = containerAccess(site, ctx.blobAccess);
+    access = containerAccess(site, ctx.blobAccess, settings);
     for (const line of access.log) log(dep, line);
     // A GET, not a HEAD: storage refusals of a GET carry the message the log quotes.
     await access.client
