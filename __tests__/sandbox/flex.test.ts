@@ -168,6 +168,7 @@ interface AppView {
   hostErrors: string[];
   syncCount: number;
   restartCount: number;
+  builds: Array<{ deploymentId: string; outcome: string; log: string[] }>;
 }
 
 /** Waits until the host runs (or has failed), the list is complete and Kudu sees the current settings. */
@@ -653,7 +654,9 @@ describe('remote build (Python)', () => {
         '[Kudu-OryxBuildStep] completed.',
       ]),
     );
-    expect((await settle(PY)).hostState).toBe('Running');
+    const view = await settle(PY);
+    expect(view.hostState).toBe('Running');
+    expect(view.builds.at(-1)).toMatchObject({ deploymentId: id, outcome: 'succeeded' });
     expect(await functionNames(PY)).toEqual(['HttpPy']);
   });
 
@@ -694,6 +697,7 @@ describe('remote build (Python)', () => {
       ]),
     );
     expect(await releasedPackage(PY)).toEqual(previous);
+    expect((await settle(PY)).builds.at(-1)).toMatchObject({ deploymentId: id, outcome: 'failed' });
   });
 
   it('SCM_DO_BUILD_DURING_DEPLOYMENT and ENABLE_ORYX_BUILD are ignored with a warning: no build without RemoteBuild', async () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import JSZip from 'jszip';
 import type { Context } from './context.js';
+import { keepBuild } from './deploy.js';
 import { HostError } from './discover.js';
 import type { RouteName } from './faults.js';
 import {
@@ -22,7 +23,15 @@ import {
 import { drain, queryValue, readBody, readJson, send, sendJson, sendText } from './http.js';
 import { oryxBuild } from './oryx.js';
 import type { SandboxSeed } from './seed.js';
-import { kuduTime, type LogEntry, label, recordEvent, type Site, settingIn } from './state.js';
+import {
+  type BuildRecord,
+  kuduTime,
+  type LogEntry,
+  label,
+  recordEvent,
+  type Site,
+  settingIn,
+} from './state.js';
 
 /**
  * Flex Consumption: the OneDeploy `/api/publish` endpoint and its deployment records, the platform's write of
@@ -347,14 +356,24 @@ async function build(
     log(dep, '[Kudu-PreBuildValidationStep] starting.');
     log(dep, '[Kudu-PreBuildValidationStep] completed.');
     log(dep, '[Kudu-OryxBuildStep] starting.');
+    // The same Oryx stand-in as a Linux zipdeploy build (oryx.ts), for the runtime of functionAppConfig; its
+    // output goes to the deployment log and, as for Kudu builds, to the app view's `builds`.
+    const lines: string[] = [];
+    const record = (outcome: BuildRecord['outcome']) =>
+      keepBuild(site, { deploymentId: dep.result.id, time: kuduTime(), outcome, log: lines });
     try {
-      built = await oryxBuild(zip, flexRuntime(site) ?? 'node', (line) => log(dep, line));
+      built = await oryxBuild(zip, flexRuntime(site) ?? 'node', (line) => {
+        lines.push(line);
+        log(dep, line);
+      });
     } catch (error) {
+      record('failed');
       const message = (error as Error).message;
       dep.result.build_summary.errors.push(message);
       finish(ctx, site, dep, 3, `Remote build failed: ${message}`);
       return undefined;
     }
+    record('succeeded');
     log(dep, '[Kudu-OryxBuildStep] completed.');
   }
   if (next?.outcome === 'failed') {
