@@ -783,6 +783,10 @@ describe('Flex SCM routes and the host', () => {
   it('the control endpoint validates its input and knows only Flex apps', async () => {
     expect((await control('POST', `/apps/${MI}/flex`, { nextOutcome: 'exploded' })).status).toBe(400);
     expect((await control('POST', `/apps/${MI}/flex`, { deploymentDurationMs: -1 })).status).toBe(400);
+    // The WarmUp window is the platform's list lag; the old knob is refused with a pointer to it.
+    const moved = await control('POST', `/apps/${MI}/flex`, { warmupOnlyMs: 0 });
+    expect(moved.status).toBe(400);
+    expect(((await moved.json()) as { error: string }).error).toContain('listLagMs');
     expect((await control('POST', `/apps/func-win-ep/flex`, {})).status).toBe(400);
     const view = (await (await control('GET', `/apps/${MI}/flex`)).json()) as { deployments: unknown[] };
     expect(view.deployments.length).toBeGreaterThan(0);

@@ -652,6 +652,12 @@ function controlView(site: Site): Record<string, unknown> {
   };
 }
 
+const CONTROL_FIELDS = ['deploymentDurationMs', 'recycleAfterMs', 'holdLockMs', 'nextOutcome', 'message'];
+// warmupOnlyMs was this endpoint's own WarmUp window; the platform's list lag is that window now, and a caller still
+// setting it learns where the knob is instead of being silently ignored.
+const WARMUP_MOVED =
+  "The WarmUp-only window after a Flex deployment is the platform's: set listLagMs (and recycleMs) with POST /_sandbox/apps/{app}/platform";
+
 /** GET/POST /_sandbox/apps/{app}/flex. */
 export async function flexControl(
   ctx: Context,
@@ -679,6 +685,13 @@ export async function flexControl(
     sendJson(res, 400, { error: 'body must be a JSON object' });
     return;
   }
+  const unknown = Object.keys(body).filter((key) => !CONTROL_FIELDS.includes(key));
+  if (unknown.length > 0)
+    return sendJson(res, 400, {
+      error: `unknown field(s) ${unknown.join(', ')}; known: ${CONTROL_FIELDS.join(', ')}${
+        unknown.includes('warmupOnlyMs') ? `. ${WARMUP_MOVED}` : ''
+      }`,
+    });
   const duration = msOrError(body.deploymentDurationMs, 'deploymentDurationMs');
   const hold = msOrError(body.holdLockMs, 'holdLockMs');
   const recycle = body.recycleAfterMs === null ? null : msOrError(body.recycleAfterMs, 'recycleAfterMs');
