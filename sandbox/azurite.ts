@@ -44,7 +44,10 @@ export async function startAzurite(options: AzuriteOptions): Promise<AzuriteHand
     '512',
   ];
   if (options.oauth !== false) args.push('--oauth', 'basic');
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Azurite checks a SAS copy source by requesting it (BlobHandler.validateCopySource): through the front door,
+  // over the sandbox's TLS, so it must trust the sandbox CA whatever the parent's environment.
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: options.certs.caFile };
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   // Azurite must not outlive whoever started it, even when that process exits without calling stop().
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);

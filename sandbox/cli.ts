@@ -9,7 +9,9 @@ if (values.help) {
 }
 const sandbox = await startSandbox({ seed: readSeedFile(values.apps ?? EXAMPLE_APPS) });
 for (const [name, value] of Object.entries(sandbox.env)) console.log(`${name}=${value}`);
-console.error('# sandbox running; Ctrl-C to stop. Example:');
+console.error('# sandbox running; Ctrl-C to stop. Storage account rules, faults and request counters:');
+console.error('#   curl --cacert "$NODE_EXTRA_CA_CERTS" "$SANDBOX_STORAGE_CONTROL_URL"');
+console.error('# Example:');
 console.error(
   `#   curl --cacert "$NODE_EXTRA_CA_CERTS" -H "Authorization: Bearer $(PATH=$PATH az account get-access-token --query accessToken -o tsv)" "$SANDBOX_ARM_ENDPOINT/subscriptions/$SANDBOX_SUBSCRIPTION_ID/resources?api-version=2021-04-01"`,
 );

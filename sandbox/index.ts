@@ -6,6 +6,7 @@ import { type AppServiceHandle, parseSeed, startAppService } from './appservice/
 import { type ArtifactServiceHandle, startArtifactService } from './artifacts/index.js';
 import { AZURITE_ACCOUNT, AZURITE_KEY, type AzuriteHandle, startAzurite } from './azurite.js';
 import { ensureCerts, type SandboxCerts, trustInThisProcess } from './certs.js';
+import { type StorageFrontHandle, startStorageFront } from './storage-front.js';
 import { DEFAULT_SUBSCRIPTION_ID, DEFAULT_TENANT_ID, verifyArmToken } from './tokens.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -16,7 +17,10 @@ export interface Sandbox {
   /** Every variable a client needs, in the order printed by `npm run sandbox`. */
   env: Record<string, string>;
   certs: SandboxCerts;
+  /** Azurite itself, for the sandbox's own backstage use (and tests that must bypass the account's rules). */
   azurite: AzuriteHandle;
+  /** The storage account as everyone else sees it: the front door every handed-out blob URL points at. */
+  storage: StorageFrontHandle;
   appService: AppServiceHandle;
   artifacts: ArtifactServiceHandle;
   subscriptionId: string;
@@ -25,7 +29,10 @@ export interface Sandbox {
 }
 
 export interface SandboxOptions {
-  /** Seed JSON text or an already-parsed seed object, with `${AZURITE_CONNECTION_STRING}` / `${AZURITE_BLOB_ENDPOINT}` placeholders. */
+  /**
+   * Seed JSON text or an already-parsed seed object, with `${AZURITE_CONNECTION_STRING}` / `${AZURITE_BLOB_ENDPOINT}`
+   * placeholders; both are replaced by the storage front door's values, so the apps use the account through it.
+   */
   seed: string | unknown;
   /** Where the CA lives; a fresh temporary directory when omitted. */
   certDir?: string;
@@ -46,7 +53,10 @@ export function readSeedFile(file: string): unknown {
   return JSON.parse(readFileSync(file, 'utf8'));
 }
 
-/** Starts Azurite, the fake App Service, the fake artifact service and the az shim config; all on loopback. */
+/**
+ * Starts Azurite behind the storage front door, the fake App Service, the fake artifact service and the az shim
+ * config; all on loopback.
+ */
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const ownsCertDir = !options.certDir;
   const certDir = options.certDir ?? mkdtempSync(join(tmpdir(), 'afpd-sandbox-'));
@@ -60,11 +70,16 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   try {
     const azurite = await startAzurite({ certs });
     stops.push(() => azurite.stop());
+    const storage = await startStorageFront({
+      tls: { key: certs.key, cert: certs.cert, ca: certs.ca },
+      upstream: azurite.connectionString,
+    });
+    stops.push(() => storage.close());
     const raw = typeof options.seed === 'string' ? (JSON.parse(options.seed) as unknown) : options.seed;
     const seed = parseSeed(
       substitute(raw, {
-        AZURITE_CONNECTION_STRING: azurite.connectionString,
-        AZURITE_BLOB_ENDPOINT: azurite.blobEndpoint,
+        AZURITE_CONNECTION_STRING: storage.connectionString,
+        AZURITE_BLOB_ENDPOINT: storage.blobEndpoint,
       }),
     );
     const subscriptionId = seed.subscriptionId ?? DEFAULT_SUBSCRIPTION_ID;
@@ -73,11 +88,13 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       seed,
       tls: { key: certs.key, cert: certs.cert, ca: certs.ca },
       verifyBearer: (token) => verifyArmToken(token, tenantId),
-      blob: { account: AZURITE_ACCOUNT, key: AZURITE_KEY, endpoint: azurite.blobEndpoint },
+      blob: { account: AZURITE_ACCOUNT, key: AZURITE_KEY, endpoint: storage.blobEndpoint },
     });
     stops.push(() => appService.close());
+    // The artifact service belongs to GitHub, not to the user's account: it talks to Azurite directly and hands
+    // out URLs of its own blob front door.
     const artifacts = await startArtifactService({
-      tls: { key: certs.key, cert: certs.cert },
+      tls: { key: certs.key, cert: certs.cert, ca: certs.ca },
       azurite: { connectionString: azurite.connectionString },
     });
     stops.push(() => artifacts.close());
@@ -106,10 +123,11 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       ACTIONS_RUNTIME_TOKEN: artifacts.runtimeToken,
       ACTIONS_RESULTS_URL: artifacts.resultsUrl,
       SANDBOX_ARTIFACTS_CONTROL_URL: `${artifacts.resultsUrl}/_sandbox`,
-      SANDBOX_BLOB_ENDPOINT: azurite.blobEndpoint,
-      SANDBOX_STORAGE_CONNECTION_STRING: azurite.connectionString,
+      SANDBOX_STORAGE_CONTROL_URL: storage.controlUrl,
+      SANDBOX_BLOB_ENDPOINT: storage.blobEndpoint,
+      SANDBOX_STORAGE_CONNECTION_STRING: storage.connectionString,
     };
-    return { env, certs, azurite, appService, artifacts, subscriptionId, tenantId, stop };
+    return { env, certs, azurite, storage, appService, artifacts, subscriptionId, tenantId, stop };
   } catch (error) {
     await stop();
     throw error;

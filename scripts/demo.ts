@@ -78,7 +78,7 @@ try {
   await control(sb, `/apps/${conflictApp.name}/settings`, 'PUT', {
     ...(state.settings as Record<string, string>),
     WEBSITE_RUN_FROM_PACKAGE: await storeLegacyPackage(
-      sb.azurite.connectionString,
+      sb.storage.connectionString,
       'legacy-build.zip',
       await functionAppZip(['LegacyFn']),
       new Date(Date.now() + 180 * 86_400_000),

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../sandbox/index.js';
 import {
   appState,
+  settledState,
   artifactDocuments,
   blobService,
   control,
@@ -68,7 +69,7 @@ describe('the seed conflict', () => {
     expect(run.outputs['kudu-deployment-id']).toMatch(/^[0-9a-f]{32}$/);
     expect(JSON.parse(run.outputs.functions ?? '[]')).toEqual(EXPECTED);
 
-    const after = await appState(sb, 'win-ep-conflict');
+    const after = await settledState(sb, 'win-ep-conflict');
     expect(after.settings.WEBSITE_RUN_FROM_PACKAGE).toBe('1');
     const { WEBSITE_RUN_FROM_PACKAGE: _a, ...othersAfter } = after.settings;
     const { WEBSITE_RUN_FROM_PACKAGE: _b, ...othersBefore } = before.settings;
@@ -118,7 +119,7 @@ describe('modes across OS and plans', () => {
     expect(run.outputs['package-url']).not.toContain('?');
     expect(run.outputs['package-sha256']).toMatch(/^[0-9a-f]{64}$/);
     expect(run.outputs['package-reused']).toBe('false');
-    const after = await appState(sb, 'lin-cons');
+    const after = await settledState(sb, 'lin-cons');
     const value = after.settings.WEBSITE_RUN_FROM_PACKAGE ?? '';
     expect(value).toMatch(/sp=r/);
     expect(value).toMatch(/spr=https/);
@@ -136,7 +137,7 @@ describe('modes across OS and plans', () => {
     const run = await deploy(sb, { 'app-name': 'win-cons', package: PACKAGE });
     expect(run.code, run.visibleLog).toBe(0);
     expect(run.outputs.mode).toBe('zipdeploy');
-    const after = await appState(sb, 'win-cons');
+    const after = await settledState(sb, 'win-cons');
     expect(after.settings.WEBSITE_RUN_FROM_PACKAGE).toBe('1');
     expect(after.settings.AzureWebJobsStorage).toBeDefined();
     expect(functionNames(after)).toEqual(EXPECTED);
@@ -148,7 +149,7 @@ describe('modes across OS and plans', () => {
     expect(run.code, run.visibleLog).toBe(0);
     expect(run.outputs.mode).toBe('zipdeploy');
     expect(run.outputs['mode-reason']).toMatch(/=1 is kept/);
-    expect(functionNames(await appState(sb, 'lin-ep'))).toEqual(EXPECTED);
+    expect(functionNames(await settledState(sb, 'lin-ep'))).toEqual(EXPECTED);
   });
 
   it('Windows Dedicated with a URL: auto keeps run-from-package and backs the old URL up', async () => {
@@ -156,7 +157,7 @@ describe('modes across OS and plans', () => {
     expect(run.code, run.visibleLog).toBe(0);
     expect(run.outputs.mode).toBe('run-from-package');
     expect(run.outputs['backup-artifact-name']).toMatch(/^afpd-backup-win-ded-url-/);
-    const after = await appState(sb, 'win-ded-url');
+    const after = await settledState(sb, 'win-ded-url');
     expect(after.settings.WEBSITE_RUN_FROM_PACKAGE).not.toBe(legacyUrl);
     expect(functionNames(after)).toEqual(EXPECTED);
     await expectNoSecrets(sb, run, [
@@ -173,9 +174,9 @@ describe('modes across OS and plans', () => {
       'slot-name': 'staging',
       package: PACKAGE,
       'deploy-mode': 'run-from-package',
-      'storage-connection-string': sb.azurite.connectionString,
+      'storage-connection-string': sb.storage.connectionString,
     });
-    expect(run.masked).toContain(sb.azurite.connectionString);
+    expect(run.masked).toContain(sb.storage.connectionString);
     expect(run.code, run.visibleLog).toBe(0);
     expect(run.outputs['package-url']).toMatch(/win-ep-slot-staging\.zip$/);
     const slot = await appState(sb, 'win-ep-slot', 'staging');
@@ -184,7 +185,7 @@ describe('modes across OS and plans', () => {
     expect(functionNames(slot)).toEqual(EXPECTED);
     expect((await appState(sb, 'win-ep-slot')).settings).toEqual(prodBefore.settings);
     await expectNoSecrets(sb, run, [
-      sb.azurite.connectionString,
+      sb.storage.connectionString,
       sasSignature(slot.settings.WEBSITE_RUN_FROM_PACKAGE),
     ]);
   });
@@ -204,7 +205,7 @@ describe('rollback-to (the workflow_dispatch path)', () => {
       'deployment-id': 'release-2',
     });
     expect(v4.code, v4.visibleLog).toBe(0);
-    expect(functionNames(await appState(sb, 'lin-cons-rollback'))).not.toEqual(EXPECTED);
+    expect(functionNames(await settledState(sb, 'lin-cons-rollback'))).not.toEqual(EXPECTED);
 
     const back = await deploy(sb, {
       'app-name': 'lin-cons-rollback',
@@ -217,7 +218,7 @@ describe('rollback-to (the workflow_dispatch path)', () => {
     expect(back.outputs['package-url']).toBe(v3.outputs['package-url']);
     expect(back.outputs['backup-artifact-name']).toMatch(/^afpd-backup-lin-cons-rollback-rollback-1$/);
     expect(back.summary).not.toMatch(/\| package \|/);
-    expect(functionNames(await appState(sb, 'lin-cons-rollback'))).toEqual(EXPECTED);
+    expect(functionNames(await settledState(sb, 'lin-cons-rollback'))).toEqual(EXPECTED);
   });
 
   it('an unknown deployment id stops before any change', async () => {
@@ -253,7 +254,7 @@ describe('more paths', () => {
       if (b.name.endsWith('/lin-cons-retain.zip')) stored.push(b.name);
     }
     expect(stored.sort()).toEqual([names[1], names[2]].sort());
-    expect(functionNames(await appState(sb, 'lin-cons-retain'))).toEqual(EXPECTED);
+    expect(functionNames(await settledState(sb, 'lin-cons-retain'))).toEqual(EXPECTED);
   });
 
   it('Flex Consumption is refused with the fix, and nothing changes', async () => {
@@ -276,7 +277,7 @@ describe('more paths', () => {
     expect(run.visibleLog).toMatch(/retrying with the publishing credentials/);
     const { password } = await publishingCredentials(sb, 'win-ep-basic');
     expect(run.masked).toContain(password);
-    expect(functionNames(await appState(sb, 'win-ep-basic'))).toEqual(EXPECTED);
+    expect(functionNames(await settledState(sb, 'win-ep-basic'))).toEqual(EXPECTED);
     await expectNoSecrets(sb, run, [password]);
   });
 });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../sandbox/index.js';
 import {
   appState,
+  settledState,
   artifactDocuments,
   blobService,
   control,
@@ -83,7 +84,7 @@ describe('safety', () => {
       if (b.name.endsWith('lin-cons-reuse.zip')) blobs.push(b.name);
     }
     expect(blobs).toHaveLength(1);
-    expect(functionNames(await appState(sb, 'lin-cons-reuse'))).toEqual(EXPECTED);
+    expect(functionNames(await settledState(sb, 'lin-cons-reuse'))).toEqual(EXPECTED);
   });
 
   it('managed identity: plain URL plus the identity setting, uploaded with Entra ID', async () => {
@@ -93,7 +94,7 @@ describe('safety', () => {
       'package-access': 'managed-identity',
     });
     expect(run.code, run.visibleLog).toBe(0);
-    const after = await appState(sb, 'lin-cons-mi');
+    const after = await settledState(sb, 'lin-cons-mi');
     expect(after.settings.WEBSITE_RUN_FROM_PACKAGE).toBe(run.outputs['package-url']);
     expect(after.settings.WEBSITE_RUN_FROM_PACKAGE).not.toContain('?');
     expect(after.settings.WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID).toBe('SystemAssigned');
@@ -135,7 +136,7 @@ describe('safety', () => {
     expect(run.visibleLog).toMatch(
       /Rolled back: WEBSITE_RUN_FROM_PACKAGE was restored to .* and verified by a fresh read/,
     );
-    const after = await appState(sb, 'lin-cons-badmi');
+    const after = await settledState(sb, 'lin-cons-badmi');
     expect(after.settings).toEqual(before.settings);
     expect(functionNames(after)).toEqual(['LegacyFn']);
     const record = (await artifactDocuments(sb)).get(run.outputs['record-artifact-name'] ?? '');
@@ -182,13 +183,20 @@ describe('safety', () => {
   });
 
   it('a 409 deployment lock that clears: zipdeploy is retried and succeeds', async () => {
-    await control(sb, '/apps/win-ep-lock/kudu', 'POST', { lockHeldMs: 8000 });
+    // Another deployment holds Kudu's lock for the first two attempts (Kudu's own 409 text), whenever they come.
+    await control(sb, '/faults', 'POST', {
+      route: 'kudu.zipdeploy',
+      app: 'win-ep-lock',
+      status: 409,
+      message: 'There is a deployment currently in progress. Please try again when it completes.',
+      count: 2,
+    });
     const run = await deploy(sb, { 'app-name': 'win-ep-lock', package: PACKAGE });
     expect(run.code, run.visibleLog).toBe(0);
     expect(run.visibleLog).toMatch(
       /Retrying 'start the zipdeploy' in \d+ ms \(attempt 1: .*HTTP 409 There is a deployment currently in progress/,
     );
-    expect(functionNames(await appState(sb, 'win-ep-lock'))).toEqual(EXPECTED);
+    expect(functionNames(await settledState(sb, 'win-ep-lock'))).toEqual(EXPECTED);
   });
 
   it('the artifact service down: the backup cannot be stored, nothing changes', async () => {
@@ -223,7 +231,7 @@ describe('safety', () => {
     const run = await deploy(sb, { 'app-name': 'lin-cons-throttled', package: PACKAGE });
     expect(run.code, run.visibleLog).toBe(0);
     expect(run.visibleLog).toMatch(/Retrying 'update the app settings of lin-cons-throttled.*' in \d+ ms/);
-    expect(functionNames(await appState(sb, 'lin-cons-throttled'))).toEqual(EXPECTED);
+    expect(functionNames(await settledState(sb, 'lin-cons-throttled'))).toEqual(EXPECTED);
   });
 
   it('a publish profile deploys by zipdeploy with basic auth, without ARM, and never shows the password', async () => {
@@ -239,7 +247,7 @@ describe('safety', () => {
     expect(run.outputs.mode).toBe('zipdeploy');
     expect(run.outputs['kudu-deployment-id']).toMatch(/^[0-9a-f]{32}$/);
     expect(run.masked).toContain(password);
-    expect(functionNames(await appState(sb, 'win-ep-profile'))).toEqual(EXPECTED);
+    expect(functionNames(await settledState(sb, 'win-ep-profile'))).toEqual(EXPECTED);
     await expectNoSecrets(sb, run, [password]);
   });
 

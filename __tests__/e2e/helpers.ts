@@ -43,6 +43,14 @@ export function appState(sb: Sandbox, app: string, slot?: string): Promise<AppVi
   return control<AppView>(sb, `/apps/${app}${slot ? `?slot=${slot}` : ''}`);
 }
 
+/**
+ * The app once its host has settled after the run (recycle over, list complete, Kudu caught up): what it runs
+ * from now on, not a moment of its restart.
+ */
+export function settledState(sb: Sandbox, app: string, slot?: string): Promise<AppView> {
+  return control<AppView>(sb, `/apps/${app}/settle${slot ? `?slot=${slot}` : ''}`, 'POST', {});
+}
+
 export function functionNames(view: AppView): string[] {
   return (view.functions as (string | { name: string })[])
     .map((f) => (typeof f === 'string' ? f : f.name))
@@ -92,6 +100,7 @@ export function deploy(
   return runAction({ inputs: { timeout: '60s', ...inputs }, env: sb.env, workspace: ROOT, extraEnv });
 }
 
+/** Azurite directly, past the storage front door's rules and faults: how a test looks at what is stored. */
 export function blobService(sb: Sandbox): BlobServiceClient {
   return BlobServiceClient.fromConnectionString(sb.azurite.connectionString);
 }
@@ -99,7 +108,7 @@ export function blobService(sb: Sandbox): BlobServiceClient {
 /** Uploads a zip to Azurite and returns a read SAS URL for it (what an earlier deploy would have left). */
 /** A package left by an earlier deploy, with its read SAS URL. */
 export function storeLegacyPackage(sb: Sandbox, name: string, zip: Buffer, expiresOn: Date): Promise<string> {
-  return storeLegacy(sb.azurite.connectionString, name, zip, expiresOn);
+  return storeLegacy(sb.storage.connectionString, name, zip, expiresOn);
 }
 
 export { functionAppZip };

@@ -58,6 +58,7 @@ describe('npm run sandbox', () => {
       'ACTIONS_RESULTS_URL',
       'SANDBOX_BLOB_ENDPOINT',
       'SANDBOX_STORAGE_CONNECTION_STRING',
+      'SANDBOX_STORAGE_CONTROL_URL',
       'SANDBOX_CONTROL_URL',
       'AZ_SANDBOX_CONFIG',
     ]) {
@@ -88,6 +89,18 @@ describe('npm run sandbox', () => {
     });
     // Without the CA, curl refuses the certificate: the TLS is real.
     expect(() => execFileSync('curl', ['-sS', '--fail', url], { stdio: 'pipe' })).toThrow();
+    // The storage control URL answers with the account's rules and the request counters.
+    const storage = JSON.parse(
+      execFileSync('curl', [
+        '-sS',
+        '--fail',
+        '--cacert',
+        env.NODE_EXTRA_CA_CERTS as string,
+        env.SANDBOX_STORAGE_CONTROL_URL as string,
+      ]).toString(),
+    ) as { account: Record<string, boolean>; blobEndpoint: string };
+    expect(storage.account).toEqual({ firewall: false, blockPlatform: false, allowSharedKeyAccess: true });
+    expect(storage.blobEndpoint).toBe(env.SANDBOX_BLOB_ENDPOINT);
 
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
@@ -96,6 +109,7 @@ describe('npm run sandbox', () => {
       armEndpoint,
       env.ACTIONS_RESULTS_URL as string,
       env.SANDBOX_BLOB_ENDPOINT as string,
+      env.SANDBOX_STORAGE_CONTROL_URL as string,
     ]) {
       expect(await portOpen(endpoint), endpoint).toBe(false);
     }

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from './context.js';
-import { applyFault, faultReason, type RouteName } from './faults.js';
+import { applyFault, armFaultBody, type RouteName } from './faults.js';
 import { flexSettingsRefusal } from './flex.js';
 import { hostStatusBody } from './host.js';
 import { drain, parseTarget, queryValue, readJson, send } from './http.js';
@@ -438,11 +438,10 @@ export function armHandler(ctx: Context) {
       recordEvent(route.site, 'settings-changed', 'sandbox fault (concurrent change)');
       void ctx.platform.reload(route.site, 'settings changed behind the action');
     }
-    if (fault && (fault.status !== undefined || fault.reset || fault.delayMs !== undefined)) {
-      const answered = await applyFault(fault, req, ctx.timers, (status, headers) => {
-        const { code, message } = faultReason(status);
-        respond(status, armError(code, message), headers);
-      });
+    if (fault) {
+      const answered = await applyFault(fault, req, res, ctx.timers, (status, headers) =>
+        respond(status, armFaultBody(fault, status), headers),
+      );
       if (answered) return;
     }
     await route.run();

@@ -96,6 +96,7 @@ async function appState(ctx: Context, site: Site): Promise<Record<string, unknow
       settings: ctx.platform.kuduSettings(site),
       seesCurrentSettings: catchUp <= now,
       seesCurrentSettingsAt: new Date(Math.max(catchUp, 0)).toISOString(),
+      ipRestricted: site.kudu.ipRestricted,
     },
   };
 }
@@ -275,14 +276,19 @@ export function controlHandler(ctx: Context, armEndpoint: () => string) {
         const fail = body.failNextDeployment;
         if (fail !== undefined && (typeof fail !== 'string' || fail === ''))
           return bad(res, 'failNextDeployment must be a non-empty string');
+        const restricted = body.ipRestricted;
+        if (restricted !== undefined && typeof restricted !== 'boolean')
+          return bad(res, 'ipRestricted must be a boolean');
         if (duration !== undefined) site.kudu.deploymentDurationMs = duration;
         if (fail !== undefined) site.kudu.failNextDeployment = fail;
+        if (restricted !== undefined) site.kudu.ipRestricted = restricted;
         if (lock !== undefined && lock > 0)
           holdLock({ platform: ctx.platform, timers: ctx.timers }, site, lock);
         return sendJson(res, 200, {
           app: label(site),
           deploymentDurationMs: site.kudu.deploymentDurationMs,
           failNextDeployment: site.kudu.failNextDeployment ?? null,
+          ipRestricted: site.kudu.ipRestricted,
         });
       }
     }

@@ -1,5 +1,18 @@
-import type { IncomingMessage } from 'node:http';
-import { drain, type Timers } from './http.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  applyFaultKinds,
+  drainRequest,
+  FaultError,
+  type FaultKinds,
+  globToRegExp,
+  hasEffect,
+  intIn,
+  optString,
+  parseFaultKinds,
+} from '../fault-kinds.js';
+import type { Handler, Timers } from './http.js';
+
+export { FaultError } from '../fault-kinds.js';
 
 /**
  * Route names a fault can target. A fault's `route` is one of these or a glob over them (`*`, `arm.*`, `arm.sync*`).
@@ -42,47 +55,24 @@ export const FAULT_ROUTES = [
 
 export type RouteName = (typeof FAULT_ROUTES)[number];
 
-export interface Fault {
+export interface Fault extends FaultKinds {
   id: string;
   route: string;
   app?: string;
   /** Unset matches production and every slot. */
   slot?: string;
-  status?: number;
-  retryAfter?: number;
-  reset?: true;
-  delayMs?: number;
   /** Matching requests to let through untouched before the fault applies. */
   skip?: number;
   /** Settings that replace the app's settings the moment the fault fires: a change made by someone else, mid-run. */
   setSettings?: Record<string, string>;
+  /**
+   * ARM only: `arm` answers `{"error":{"code","message"}}`, `legacy` the App Service RP's capitalised
+   * `{"Code","Message",…}`; both exist on the wire (azure-contract.md §A.0).
+   */
+  errorShape?: 'arm' | 'legacy';
   /** Requests still to affect; -1 = until cleared. */
   remaining: number;
   hits: number;
-}
-
-export class FaultError extends Error {}
-
-function intIn(value: unknown, name: string, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new FaultError(`${name} must be an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function optString(value: unknown, name: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value === '') throw new FaultError(`${name} must be a non-empty string`);
-  return value;
-}
-
-function globToRegExp(glob: string): RegExp {
-  const source = glob
-    .split('*')
-    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-    .join('.*');
-  return new RegExp(`^${source}$`, 'i');
 }
 
 export class Faults {
@@ -98,13 +88,10 @@ export class Faults {
     if (!FAULT_ROUTES.some((name) => pattern.test(name))) {
       throw new FaultError(`route '${route}' matches no route; known: ${FAULT_ROUTES.join(', ')}`);
     }
-    const status = intIn(s.status, 'status', 100, 599);
-    const retryAfter = intIn(s.retryAfter, 'retryAfter', 0, 86_400);
-    const delayMs = intIn(s.delayMs, 'delayMs', 0, 600_000);
     const count = intIn(s.count, 'count', -1, 1_000_000) ?? 1;
     if (count === 0) throw new FaultError('count must be -1 or at least 1');
-    if (s.reset !== undefined && s.reset !== true) throw new FaultError('reset must be true when given');
     const skip = intIn(s.skip, 'skip', 0, 1_000_000);
+    const kinds = parseFaultKinds(s);
     let setSettings: Record<string, string> | undefined;
     if (s.setSettings !== undefined) {
       const bad =
@@ -114,20 +101,19 @@ export class Faults {
       if (bad) throw new FaultError('setSettings must be an object of string settings');
       setSettings = { ...(s.setSettings as Record<string, string>) };
     }
-    if (status === undefined && s.reset !== true && delayMs === undefined && setSettings === undefined) {
-      throw new FaultError('a fault needs status, reset, delayMs or setSettings');
+    if (s.errorShape !== undefined && s.errorShape !== 'arm' && s.errorShape !== 'legacy')
+      throw new FaultError('errorShape must be "arm" or "legacy"');
+    if (!hasEffect(kinds) && setSettings === undefined) {
+      throw new FaultError('a fault needs status, reset, delayMs, hang, applyThenHang or setSettings');
     }
-    const fault: Fault = { id: `fault-${this.nextId++}`, route, remaining: count, hits: 0 };
+    const fault: Fault = { id: `fault-${this.nextId++}`, route, remaining: count, hits: 0, ...kinds };
     const app = optString(s.app, 'app');
     const slot = optString(s.slot, 'slot');
     if (app !== undefined) fault.app = app;
     if (slot !== undefined) fault.slot = slot;
-    if (status !== undefined) fault.status = status;
-    if (retryAfter !== undefined) fault.retryAfter = retryAfter;
-    if (s.reset === true) fault.reset = true;
-    if (delayMs !== undefined) fault.delayMs = delayMs;
     if (skip) fault.skip = skip;
     if (setSettings) fault.setSettings = setSettings;
+    if (s.errorShape !== undefined) fault.errorShape = s.errorShape;
     this.faults.push(fault);
     return fault;
   }
@@ -191,23 +177,68 @@ export function faultReason(status: number): { code: string; message: string } {
   return { code, message };
 }
 
+/** The ARM error body of a status fault: the fault's code and message, or the status's usual ones. */
+export function armFaultBody(fault: Fault, status: number): Record<string, unknown> {
+  const reason = faultReason(status);
+  const code = fault.errorCode ?? reason.code;
+  const message = fault.message ?? reason.message;
+  if (fault.errorShape !== 'legacy') return { error: { code, message } };
+  // The RP's capitalised form as captured in the wild (azure-contract.md §A.0 [OBS]); ExtendedCode is specific
+  // to each real error and is left out rather than invented [INF].
+  return {
+    Code: code,
+    Message: message,
+    Target: null,
+    Details: [
+      { Message: message },
+      { Code: code },
+      { ErrorEntity: { MessageTemplate: message, Parameters: [], Code: code, Message: message } },
+    ],
+    Innererror: null,
+  };
+}
+
 /**
- * Applies a fault. Returns true when the fault answered the request (status or reset);
- * false when the request should proceed normally (delay only).
+ * Applies a fault. Returns true when the fault answered the request (status, reset or hang);
+ * false when the request should proceed (delay only, or applyThenHang with the response muted).
  */
 export async function applyFault(
   fault: Fault,
   req: IncomingMessage,
+  res: ServerResponse,
   timers: Timers,
   respond: (status: number, headers: Record<string, string>) => void,
 ): Promise<boolean> {
-  if (fault.delayMs !== undefined) await timers.sleep(fault.delayMs);
-  if (fault.reset) {
-    req.socket.destroy();
-    return true;
-  }
-  if (fault.status === undefined) return false;
-  await drain(req);
-  respond(fault.status, fault.retryAfter === undefined ? {} : { 'Retry-After': String(fault.retryAfter) });
-  return true;
+  if (!hasEffect(fault)) return false;
+  return (await applyFaultKinds(fault, req, res, (ms) => timers.sleep(ms), respond)) === 'answered';
+}
+
+/**
+ * App Service access restrictions on the SCM site: the front end refuses before Kudu (or its auth) sees the
+ * request. The 403's reason phrase is "Ip Forbidden": functions-action prints `${statusMessage} (CODE: 403)`
+ * and users report "Failed to fetch Kudu App Settings. Ip Forbidden (CODE: 403)" [SRC functions-action
+ * azure-app-kudu-service.js _getFormattedError; ISSUE MicrosoftDocs/azure-docs#85717, #109558,
+ * Azure/webapps-deploy#244, projectkudu/kudu#2945]. The body is the App Service 403 page, whose text tools
+ * surface as "Error 403 - Forbidden / The web app you have attempted to reach has blocked your access."
+ * [ISSUE microsoft/vscode-azureappservice#2526, #2498]; the exact markup is [INF]. The `x-ms-forbidden-ip`
+ * header names the refused client address [ISSUE Azure/static-web-apps#1666]. azure-functions-host#7871 (named
+ * in the brief) was not found in the sources searched.
+ */
+const IP_FORBIDDEN_BODY =
+  '<!DOCTYPE html>\n<html><head><title>Error 403 - Forbidden</title></head><body>' +
+  '<h1>Error 403 - Forbidden</h1><p>The web app you have attempted to reach has blocked your access.</p>' +
+  '</body></html>\n';
+
+export function scmAccessRestriction(restricted: () => boolean, handler: Handler): Handler {
+  return async (req, res) => {
+    if (!restricted()) return handler(req, res);
+    await drainRequest(req);
+    const payload = Buffer.from(IP_FORBIDDEN_BODY, 'utf8');
+    res.writeHead(403, 'Ip Forbidden', {
+      'Content-Type': 'text/html',
+      'Content-Length': payload.length,
+      'x-ms-forbidden-ip': req.socket.remoteAddress ?? '',
+    });
+    res.end(payload);
+  };
 }

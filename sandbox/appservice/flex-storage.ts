@@ -4,6 +4,7 @@ import {
   type StoragePipelineOptions,
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
+import { PLATFORM_USER_AGENT } from '../storage-front.js';
 import { deploymentStorage, type FlexDeploymentStorage } from './flex-config.js';
 import { type Site, settingIn } from './state.js';
 
@@ -115,6 +116,8 @@ function containerClient(url: URL, credential: StorageSharedKeyCredential, ca: s
     retryOptions: { maxTries: 1, tryTimeoutInMs: TIMEOUT_MS },
     keepAliveOptions: { enable: false },
     tlsOptions: { ca },
+    // The storage front door tells the platform from the action by this prefix (its firewall lets the platform in).
+    userAgentOptions: { userAgentPrefix: PLATFORM_USER_AGENT },
   };
   return new ContainerClient(`${url.origin}${url.pathname}`, credential, options);
 }

@@ -123,8 +123,8 @@ export function hostHandler(ctx: Context, site: Site): Handler {
     }
     const fault = ctx.faults.take(name, site.app.name, site.slot);
     if (fault) {
-      const answered = await applyFault(fault, req, ctx.timers, (code, headers) =>
-        sendText(res, code, `Sandbox fault ${fault.id} on ${name}: HTTP ${code}.`, headers),
+      const answered = await applyFault(fault, req, res, ctx.timers, (code, headers) =>
+        sendText(res, code, fault.message ?? `Sandbox fault ${fault.id} on ${name}: HTTP ${code}.`, headers),
       );
       if (answered) return;
     }

@@ -1,7 +1,7 @@
 import { armHandler } from './arm.js';
 import { type Context, DEFAULT_CONFIG } from './context.js';
 import { controlHandler } from './control.js';
-import { Faults } from './faults.js';
+import { Faults, scmAccessRestriction } from './faults.js';
 import { prepareFlexSites, withFlexDefaults } from './flex.js';
 import { hostHandler } from './host.js';
 import { type Listening, listen, parseTarget, Timers } from './http.js';
@@ -76,7 +76,10 @@ export async function startAppService(options: AppServiceOptions): Promise<AppSe
   try {
     await prepareFlexSites(sites, blobAccess);
     for (const site of sites) {
-      const kudu = await listen(options.tls, kuduHandler(ctx, site));
+      const kudu = await listen(
+        options.tls,
+        scmAccessRestriction(() => site.kudu.ipRestricted, kuduHandler(ctx, site)),
+      );
       servers.push(kudu);
       site.kuduHost = `127.0.0.1:${kudu.port}`;
       const host = await listen(options.tls, hostHandler(ctx, site));

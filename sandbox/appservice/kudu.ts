@@ -331,8 +331,13 @@ export function kuduHandler(ctx: Context, site: Site): Handler {
     }
     const fault = ctx.faults.take(matched.name, site.app.name, site.slot);
     if (fault) {
-      const answered = await applyFault(fault, req, ctx.timers, (status, headers) =>
-        sendText(res, status, `Sandbox fault ${fault.id} on ${matched.name}: HTTP ${status}.`, headers),
+      const answered = await applyFault(fault, req, res, ctx.timers, (status, headers) =>
+        sendText(
+          res,
+          status,
+          fault.message ?? `Sandbox fault ${fault.id} on ${matched.name}: HTTP ${status}.`,
+          headers,
+        ),
       );
       if (answered) return;
     }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { BlobClient, type StoragePipelineOptions, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { PLATFORM_USER_AGENT } from '../storage-front.js';
 import type { SandboxConfig } from './context.js';
 import { discoverPackage, HostError } from './discover.js';
 import { flexPackage, flexRuntime, isFlex } from './flex.js';
@@ -56,6 +57,8 @@ function get(url: URL, ca: string, signal: AbortSignal): Promise<Fetched> {
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${FETCH_TIMEOUT_MS} ms`)));
     req.on('error', reject);
+    // Tells the storage front door this is the platform, not the action (storage-front.ts).
+    req.setHeader('User-Agent', PLATFORM_USER_AGENT);
     req.end();
   });
 }
@@ -71,6 +74,7 @@ async function readWithIdentity(url: URL, identity: string, deps: PlatformDeps):
   const options: StoragePipelineOptions & { tlsOptions: { ca: string } } = {
     retryOptions: { maxTries: 1, tryTimeoutInMs: FETCH_TIMEOUT_MS },
     keepAliveOptions: { enable: false },
+    userAgentOptions: { userAgentPrefix: PLATFORM_USER_AGENT },
     tlsOptions: { ca: deps.ca },
   };
   const client = new BlobClient(

@@ -140,6 +140,8 @@ export interface SlotConfigNames {
 export interface KuduConfig {
   failNextDeployment: string | undefined;
   deploymentDurationMs: number;
+  /** SCM access restrictions exclude the caller: every Kudu request answers 403 "Ip Forbidden". */
+  ipRestricted: boolean;
 }
 
 export interface Site {
@@ -225,7 +227,7 @@ function newSite(
       instanceId: randomBytes(32).toString('hex'),
       extensionBundle: undefined,
     },
-    kudu: { failNextDeployment: undefined, deploymentDurationMs: DEFAULT_DEPLOYMENT_MS },
+    kudu: { failNextDeployment: undefined, deploymentDurationMs: DEFAULT_DEPLOYMENT_MS, ipRestricted: false },
     builds: [],
   };
 }

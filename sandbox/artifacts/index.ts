@@ -8,15 +8,22 @@ import {
   type ContainerClient,
   SASProtocol,
 } from '@azure/storage-blob';
+import { Timers } from '../appservice/http.js';
+import { applyFaultKinds, FaultError, FaultSwitch } from '../fault-kinds.js';
+import { type StorageRoute, startStorageFront } from '../storage-front.js';
 
 /**
  * Fake GitHub Actions Results service (the Twirp ArtifactService used by @actions/artifact v2+), storing
  * artifact bytes in Azurite so the real client uploads and downloads through real blob SAS URLs.
  * Wire contract: /work/shared/azure-contract.md §E.
+ *
+ * The signed URLs point at the service's own blob front door (storage-front.ts) in front of Azurite, as GitHub's
+ * point at its own storage accounts, so the upload and download the client makes can be faulted too.
  */
 
 export interface ArtifactServiceOptions {
-  tls: { key: string; cert: string };
+  /** `ca` is what the blob front door trusts for Azurite; the process default when omitted. */
+  tls: { key: string; cert: string; ca?: string };
   azurite: { connectionString: string };
   /** Backend ids of the simulated workflow run and job; random UUIDs when omitted. */
   runBackendId?: string;
@@ -65,6 +72,22 @@ const METHODS = [
   'DeleteArtifact',
 ] as const;
 type Method = (typeof METHODS)[number];
+
+/**
+ * Fault routes: each Twirp method, and the blob upload (Put Block / Put Block List / Put Blob) and download
+ * (Get Blob) the client makes to the signed URLs.
+ */
+export const ARTIFACT_ROUTES = [
+  ...METHODS.map((m) => `artifacts.twirp.${m}`),
+  'artifacts.blob.upload',
+  'artifacts.blob.download',
+] as const;
+
+function artifactBlobRoute(route: StorageRoute): string | undefined {
+  if (route === 'blob.put') return 'artifacts.blob.upload';
+  if (route === 'blob.get') return 'artifacts.blob.download';
+  return undefined;
+}
 
 const DEFAULT_CONTAINER = 'actions-artifacts';
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -135,13 +158,6 @@ interface ArtifactRecord {
   digest: string | undefined;
 }
 
-interface Fault {
-  method: Method | '*';
-  status: number;
-  /** Remaining answers; -1 until cleared. */
-  remaining: number;
-}
-
 type Body = Record<string, unknown>;
 
 /** Proto3 JSON parsers accept the proto field name and its lowerCamelCase form. */
@@ -195,8 +211,15 @@ export async function startArtifactService(o: ArtifactServiceOptions): Promise<A
   ).getContainerClient(containerName);
   await container.createIfNotExists();
 
+  const faults = new FaultSwitch(ARTIFACT_ROUTES);
+  const timers = new Timers();
+  const blobFront = await startStorageFront({
+    tls: o.tls,
+    upstream: o.azurite.connectionString,
+    control: false,
+    faults: { switch: faults, routeName: artifactBlobRoute },
+  });
   const artifacts: ArtifactRecord[] = [];
-  let faults: Fault[] = [];
   let nextId = FIRST_ARTIFACT_ID;
 
   const view = (a: ArtifactRecord): StoredArtifactView => ({
@@ -277,7 +300,7 @@ export async function startArtifactService(o: ArtifactServiceOptions): Promise<A
         expiresOn: new Date(Date.now() + UPLOAD_SAS_TTL_MS),
         protocol: SASProtocol.Https,
       });
-      return { ok: true, signed_upload_url: signedUploadUrl };
+      return { ok: true, signed_upload_url: blobFront.rewrite(signedUploadUrl) };
     },
 
     async FinalizeArtifact(body) {
@@ -357,7 +380,7 @@ export async function startArtifactService(o: ArtifactServiceOptions): Promise<A
         // The client names a non-zip download after Content-Disposition, which the SAS makes Azurite send.
         contentDisposition: contentDisposition(fileName),
       });
-      return { signed_url: signedUrl };
+      return { signed_url: blobFront.rewrite(signedUrl) };
     },
 
     async DeleteArtifact(body) {
@@ -410,60 +433,55 @@ export async function startArtifactService(o: ArtifactServiceOptions): Promise<A
     return Buffer.concat(chunks).toString('utf8');
   }
 
-  function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  function sendJson(
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(status, {
+      ...headers,
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    });
     res.end(text);
-  }
-
-  function takeFault(method: Method): Fault | undefined {
-    const fault = faults.find((f) => f.method === '*' || f.method === method);
-    if (fault && fault.remaining > 0) {
-      fault.remaining--;
-      if (fault.remaining === 0) faults = faults.filter((f) => f !== fault);
-    }
-    return fault;
   }
 
   async function handleSandbox(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (path === '/_sandbox/faults') {
       if (req.method === 'DELETE') {
-        faults = [];
+        faults.clear();
         res.writeHead(204).end();
         return;
       }
-      if (req.method === 'GET') return sendJson(res, 200, { faults });
+      if (req.method === 'GET') return sendJson(res, 200, { faults: faults.list() });
       if (req.method === 'POST') {
-        let spec: { method?: unknown; status?: unknown; count?: unknown };
+        let spec: unknown;
         try {
-          spec = JSON.parse(await readBody(req)) as typeof spec;
+          spec = JSON.parse(await readBody(req));
         } catch {
           return sendJson(res, 400, { code: 'malformed', msg: 'fault body must be JSON' });
         }
-        const method = spec.method ?? '*';
-        const count = spec.count ?? 1;
-        if (method !== '*' && !METHODS.includes(method as Method)) {
+        // `method` (one Twirp method or '*') predates `route`; no route means every Twirp method.
+        const method =
+          typeof spec === 'object' && spec !== null ? (spec as { method?: unknown }).method : undefined;
+        if (method !== undefined && method !== '*' && !METHODS.includes(method as Method)) {
           return sendJson(res, 400, {
             code: 'invalid_argument',
             msg: `method must be '*' or one of ${METHODS.join(', ')}`,
           });
         }
-        if (
-          typeof spec.status !== 'number' ||
-          !Number.isInteger(spec.status) ||
-          spec.status < 100 ||
-          spec.status > 599
-        ) {
-          return sendJson(res, 400, { code: 'invalid_argument', msg: 'status must be an HTTP status code' });
-        }
-        if (typeof count !== 'number' || !Number.isInteger(count) || (count < 1 && count !== -1)) {
-          return sendJson(res, 400, {
-            code: 'invalid_argument',
-            msg: 'count must be a positive integer or -1',
+        try {
+          const added = faults.add(spec, {
+            route: method === undefined || method === '*' ? 'artifacts.twirp.*' : `artifacts.twirp.${method}`,
           });
+          return sendJson(res, 201, { id: added.id, faults: faults.list() });
+        } catch (error) {
+          if (error instanceof FaultError)
+            return sendJson(res, 400, { code: 'invalid_argument', msg: error.message });
+          throw error;
         }
-        faults.push({ method: method as Method | '*', status: spec.status, remaining: count });
-        return sendJson(res, 201, { faults });
       }
     }
     if (path === '/_sandbox/artifacts' && req.method === 'GET') {
@@ -492,13 +510,26 @@ export async function startArtifactService(o: ArtifactServiceOptions): Promise<A
         `unexpected Content-Type: "${contentType}" (the sandbox serves application/json only)`,
       );
     }
-    const fault = takeFault(method);
-    if (fault)
-      throw new TwirpError(
-        fault.status,
-        twirpCodeForStatus(fault.status),
-        `sandbox fault: ${fault.status} injected for ${method}`,
+    const fault = faults.take(`artifacts.twirp.${method}`);
+    if (fault) {
+      const outcome = await applyFaultKinds(
+        fault,
+        req,
+        res,
+        (ms) => timers.sleep(ms),
+        (status, headers) =>
+          sendJson(
+            res,
+            status,
+            {
+              code: fault.errorCode ?? twirpCodeForStatus(status),
+              msg: fault.message ?? `sandbox fault: ${status} injected for ${method}`,
+            },
+            headers,
+          ),
       );
+      if (outcome === 'answered') return;
+    }
     authenticate(req);
     let body: unknown;
     try {
@@ -552,11 +583,14 @@ export async function startArtifactService(o: ArtifactServiceOptions): Promise<A
     jobBackendId,
     container: containerName,
     stored: () => artifacts.map(view),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: async () => {
+      timers.close();
+      await new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
-        // Keep-alive sockets of finished clients would otherwise hold close() open.
+        // Keep-alive sockets of finished clients, and hung requests, would otherwise hold close() open.
         server.closeAllConnections();
-      }),
+      });
+      await blobFront.close();
+    },
   };
 }
