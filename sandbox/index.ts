@@ -88,7 +88,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       seed,
       tls: { key: certs.key, cert: certs.cert, ca: certs.ca },
       verifyBearer: (token) => verifyArmToken(token, tenantId),
-      blob: { account: AZURITE_ACCOUNT, key: AZURITE_KEY },
+      blob: { account: AZURITE_ACCOUNT, key: AZURITE_KEY, endpoint: storage.blobEndpoint },
     });
     stops.push(() => appService.close());
     // The artifact service belongs to GitHub, not to the user's account: it talks to Azurite directly and hands

@@ -15,6 +15,25 @@ const app = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
+const flexConfig = (authentication: Record<string, unknown> = { type: 'SystemAssignedIdentity' }) => ({
+  deployment: {
+    storage: {
+      type: 'blobContainer',
+      value: 'https://127.0.0.1:10000/devstoreaccount1/app-package-f',
+      authentication,
+    },
+  },
+  runtime: { name: 'python', version: '3.11' },
+});
+const flex = (overrides: Record<string, unknown> = {}) =>
+  app({
+    name: 'func-f',
+    os: 'linux',
+    plan: { name: 'plan-f', sku: 'FC1' },
+    functionAppConfig: flexConfig(),
+    ...overrides,
+  });
+
 describe('parseSeed', () => {
   it('fills the documented defaults', () => {
     const seed = parseSeed({ apps: [app()] });
@@ -57,6 +76,47 @@ describe('parseSeed', () => {
       "plan 'plan-a' is declared with different SKUs or OSes",
     ],
     ['not an object', '(root)'],
+    [
+      { apps: [flex({ slots: [{ name: 'staging' }] })] },
+      'apps[0].slots: Flex Consumption apps have no deployment slots',
+    ],
+    [
+      { apps: [flex(), flex({ name: 'func-g' })] },
+      "apps[1].plan: plan 'plan-f' already hosts an app (one app per FC1 plan)",
+    ],
+    [
+      { apps: [flex({ functionAppConfig: { ...flexConfig(), runtime: { name: 'node' } } })] },
+      'apps[0].functionAppConfig.runtime: must be {name, version}',
+    ],
+    [
+      { apps: [flex({ functionAppConfig: flexConfig({ type: 'SharedKey' }) })] },
+      'apps[0].functionAppConfig.deployment.storage.authentication.type: must be one of StorageAccountConnectionString',
+    ],
+    [
+      { apps: [flex({ functionAppConfig: flexConfig({ type: 'StorageAccountConnectionString' }) })] },
+      'authentication.storageAccountConnectionStringName: must name the app setting',
+    ],
+    [
+      { apps: [flex({ functionAppConfig: flexConfig({ type: 'UserAssignedIdentity' }) })] },
+      'authentication.userAssignedIdentityResourceId',
+    ],
+    [
+      {
+        apps: [
+          flex({
+            functionAppConfig: {
+              ...flexConfig(),
+              deployment: { storage: { type: 'blobContainer', value: 'c' } },
+            },
+          }),
+        ],
+      },
+      'apps[0].functionAppConfig.deployment.storage.value: must be the URL of a blob container',
+    ],
+    [
+      { apps: [flex({ functionAppConfig: { ...flexConfig(), siteUpdateStrategy: { type: 'BlueGreen' } } })] },
+      'siteUpdateStrategy.type',
+    ],
     [{ apps: [app({ kind: 'app,linux' })] }, 'apps[0].kind: must look like'],
     [{ apps: [app({ kind: 'functionapp,linux' })] }, 'contains "linux" exactly when os is "linux"'],
     [{ apps: [app({ imageFunctions: ['Fn'] })] }, 'only container apps'],
@@ -64,13 +124,21 @@ describe('parseSeed', () => {
       { apps: [app({ os: 'linux', kind: 'functionapp,linux,container', imageFunctions: ['bad name'] })] },
       'apps[0].imageFunctions: must be an array of function names',
     ],
-    [
-      { apps: [app({ os: 'linux', plan: { name: 'p', sku: 'FC1' }, slots: [{ name: 'staging' }] })] },
-      'Flex Consumption apps have no deployment slots',
-    ],
   ])('rejects %j', (json, message) => {
     expect(() => parseSeed(json)).toThrow(message);
     expect(() => parseSeed(json)).toThrow(/^Invalid sandbox seed: /);
+  });
+});
+
+describe('parseSeed: Flex Consumption', () => {
+  it('keeps a valid functionAppConfig as given', () => {
+    const config = flexConfig({
+      type: 'StorageAccountConnectionString',
+      storageAccountConnectionStringName: 'DEPLOY',
+    });
+    expect(parseSeed({ apps: [flex({ functionAppConfig: config })] }).apps[0]?.functionAppConfig).toEqual(
+      config,
+    );
   });
 });
 

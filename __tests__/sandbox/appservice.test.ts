@@ -846,8 +846,9 @@ describe('Kudu zipdeploy', () => {
     const latest = await kudu(LEGACY, '/api/deployments/latest');
     expect(latest.status).toBe(404);
     expect(await latest.json()).toEqual({ Message: "Deployment 'latest' not found." });
-    const linux = await kudu(FLEX, '/api/deployments/latest');
-    expect(await linux.json()).toBe("Deployment 'latest' not found.");
+    const linux = await kudu(LINUX_Y1, '/api/deployments/nope');
+    expect(linux.status).toBe(404);
+    expect(await linux.json()).toBe("Deployment 'nope' not found.");
 
     const put = await kudu(LEGACY, '/api/deployments/abc123', {
       method: 'PUT',

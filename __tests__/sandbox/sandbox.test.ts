@@ -203,6 +203,71 @@ describe('startSandbox: the storage front door', () => {
   });
 });
 
+describe('startSandbox: Flex Consumption behind the front door', () => {
+  const FLEX = 'func-flex';
+  const token = () => mintToken({ audience: 'https://management.azure.com/', tenantId: sb.tenantId });
+
+  /** POST /api/publish, then polls the record (bounded) until it is complete. */
+  async function publish(tag: string): Promise<{ status: number; status_text: string }> {
+    const kudu = sb.appService.kuduUrl(FLEX);
+    const res = await fetch(`${kudu}/api/publish?RemoteBuild=false`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/zip' },
+      body: await functionAppZip([tag]),
+    });
+    expect(res.status).toBe(202);
+    const id = (await res.json()) as string;
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const record = (await (
+        await fetch(`${kudu}/api/deployments/${id}`, { headers: { authorization: `Bearer ${token()}` } })
+      ).json()) as { status: number; status_text: string; complete: boolean };
+      if (record.complete) return record;
+      if (Date.now() > deadline) throw new Error(`deployment ${id} did not complete`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  async function released(): Promise<Buffer> {
+    // Backstage, past the account's rules: what the container holds.
+    const direct = BlobServiceClient.fromConnectionString(sb.azurite.connectionString);
+    return direct
+      .getContainerClient(`app-package-${FLEX}`)
+      .getBlobClient('released-package.zip')
+      .downloadToBuffer();
+  }
+
+  it('the platform writes released-package.zip through the front door, counted as the platform', async () => {
+    const flexControl = `${sb.env.SANDBOX_CONTROL_URL}/apps/${FLEX}/flex`;
+    const set = await fetch(flexControl, {
+      method: 'POST',
+      body: JSON.stringify({ deploymentDurationMs: 120 }),
+    });
+    expect(set.status).toBe(200);
+    await storageControl('DELETE', '/requests');
+    expect((await publish('ViaFrontFlex')).status).toBe(4);
+    const counters = (await (await storageControl('GET', '/requests')).json()) as RequestCounters;
+    expect(counters.byRoute['blob.put']).toEqual({ action: 0, platform: 1 });
+  });
+
+  it('a firewall lets the platform write, until blockPlatform fails the publish and keeps the previous package', async () => {
+    expect((await storageControl('POST', '/account', { firewall: true })).status).toBe(200);
+    try {
+      expect((await publish('Firewalled')).status).toBe(4);
+      const previous = await released();
+      expect((await storageControl('POST', '/account', { blockPlatform: true })).status).toBe(200);
+      const refused = await publish('Blocked');
+      expect(refused.status).toBe(3);
+      expect(refused.status_text).toMatch(
+        /^InaccessibleStorageException: .*403 \(This request is not authorized to perform this operation\.\)/,
+      );
+      expect(await released()).toEqual(previous);
+    } finally {
+      await storageControl('POST', '/account', { firewall: false, blockPlatform: false });
+    }
+  });
+});
+
 describe('startSandbox: loopback only', () => {
   it('ARM, Kudu, storage (with a server-side copy), and artifacts: no connection leaves 127.0.0.1', async () => {
     const token = mintToken({ audience: 'https://management.azure.com/', tenantId: sb.tenantId });

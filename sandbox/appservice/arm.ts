@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from './context.js';
 import { applyFault, armFaultBody, type RouteName } from './faults.js';
+import { flexSettingsRefusal } from './flex.js';
 import { hostStatusBody } from './host.js';
 import { drain, parseTarget, queryValue, readJson, send } from './http.js';
 import {
@@ -117,6 +118,11 @@ export function armHandler(ctx: Context) {
               );
               return;
             }
+          }
+          const refusal = flexSettingsRefusal(site, next);
+          if (refusal !== undefined) {
+            respond(400, armError('BadRequest', refusal));
+            return;
           }
           site.settings = next;
           recordEvent(site, 'settings-put', Object.keys(next).sort().join(', '));

@@ -1,4 +1,5 @@
 import type { Faults } from './faults.js';
+import type { BlobAccess } from './flex-storage.js';
 import type { Timers } from './http.js';
 import type { Platform } from './platform.js';
 import type { SandboxSeed } from './seed.js';
@@ -36,5 +37,7 @@ export interface Context {
   faults: Faults;
   timers: Timers;
   platform: Platform;
+  /** How the platform reaches blob storage (deployment containers, packages). */
+  blobAccess: BlobAccess;
   config: SandboxConfig;
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, SandboxConfig } from './context.js';
 import { holdLock, newestFirst, renderDeployment } from './deploy.js';
 import { FAULT_ROUTES, FaultError } from './faults.js';
+import { flexControl } from './flex.js';
 import { parseTarget, queryValue, readJson, send, sendJson } from './http.js';
 import { PACKAGE_NAME_FILE } from './platform.js';
 import {
@@ -262,6 +263,8 @@ export function controlHandler(ctx: Context, armEndpoint: () => string) {
         recordEvent(site, 'state', state);
         return sendJson(res, 200, { state });
       }
+
+      if (action === 'flex' && path.length === 3) return flexControl(ctx, site, req, res, method);
 
       if (action === 'kudu' && method === 'POST') {
         const body = await readJson(req);

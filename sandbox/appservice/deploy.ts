@@ -139,7 +139,7 @@ function writeSitePackage(site: Site, body: Buffer): string {
 
 const MAX_BUILDS = 10;
 
-function keepBuild(site: Site, build: BuildRecord): void {
+export function keepBuild(site: Site, build: BuildRecord): void {
   site.builds.push(build);
   if (site.builds.length > MAX_BUILDS) site.builds.splice(0, site.builds.length - MAX_BUILDS);
 }

@@ -39,6 +39,7 @@ export const FAULT_ROUTES = [
   'arm.swap',
   'arm.operation',
   'kudu.zipdeploy',
+  'kudu.publish',
   'kudu.deployments.list',
   'kudu.deployments.latest',
   'kudu.deployments.get',

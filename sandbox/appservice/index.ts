@@ -2,6 +2,7 @@ import { armHandler } from './arm.js';
 import { type Context, DEFAULT_CONFIG } from './context.js';
 import { controlHandler } from './control.js';
 import { Faults, scmAccessRestriction } from './faults.js';
+import { prepareFlexSites, withFlexDefaults } from './flex.js';
 import { hostHandler } from './host.js';
 import { type Listening, listen, parseTarget, Timers } from './http.js';
 import { kuduHandler } from './kudu.js';
@@ -23,8 +24,11 @@ export interface AppServiceOptions {
   tls: { key: string; cert: string; ca: string };
   /** Decides whether an ARM/Kudu Bearer token is valid. */
   verifyBearer: (token: string) => boolean;
-  /** Azurite account the platform reads with when an app uses its managed identity for the package. */
-  blob: { account: string; key: string };
+  /**
+   * Azurite account the platform reads with when an app uses its managed identity for the package; `endpoint`
+   * (https://127.0.0.1:PORT/account) is where a Flex app seeded without a functionAppConfig keeps its package.
+   */
+  blob: { account: string; key: string; endpoint?: string };
 }
 
 export interface AppServiceHandle {
@@ -45,15 +49,22 @@ export interface AppServiceHandle {
 export async function startAppService(options: AppServiceOptions): Promise<AppServiceHandle> {
   const timers = new Timers();
   const abort = new AbortController();
-  const sites = createSites(options.seed);
+  const seed = withFlexDefaults(options.seed, options.blob.endpoint);
+  const sites = createSites(seed);
   const config = { ...DEFAULT_CONFIG };
+  const blobAccess = {
+    ca: options.tls.ca,
+    blob: { account: options.blob.account, key: options.blob.key },
+    signal: abort.signal,
+  };
   const ctx: Context = {
-    seed: options.seed,
+    seed,
     sites,
     verifyBearer: options.verifyBearer,
     faults: new Faults(),
     timers,
-    platform: new Platform({ ca: options.tls.ca, blob: options.blob, signal: abort.signal, timers, config }),
+    platform: new Platform({ ...blobAccess, timers, config }),
+    blobAccess,
     config,
   };
   const servers: Listening[] = [];
@@ -63,6 +74,7 @@ export async function startAppService(options: AppServiceOptions): Promise<AppSe
     await Promise.all(servers.splice(0).map((s) => s.close()));
   };
   try {
+    await prepareFlexSites(sites, blobAccess);
     for (const site of sites) {
       const kudu = await listen(
         options.tls,
@@ -85,7 +97,7 @@ export async function startAppService(options: AppServiceOptions): Promise<AppSe
     return {
       armEndpoint,
       controlUrl: `${armEndpoint}/_sandbox`,
-      subscriptionId: options.seed.subscriptionId,
+      subscriptionId: seed.subscriptionId,
       kuduUrl(app: string, slot?: string): string {
         const site = findSite(sites, app, slot ?? 'production');
         if (!site) throw new Error(`The sandbox has no app '${app}'${slot ? ` with slot '${slot}'` : ''}.`);

@@ -11,6 +11,7 @@ import {
   renderLog,
 } from './deploy.js';
 import { applyFault, type RouteName } from './faults.js';
+import { flexKuduRoute, isFlex } from './flex.js';
 import { drain, type Handler, parseTarget, queryValue, readJson, send, sendJson, sendText } from './http.js';
 import { isLinux, publishingUserName, recordEvent, runFromPackageIn, type Site } from './state.js';
 
@@ -117,7 +118,9 @@ export function kuduHandler(ctx: Context, site: Site): Handler {
       return;
     }
     if (site.app.plan.tier === 'FlexConsumption') {
-      sendText(res, 404, 'Zip deploy is not available on Flex Consumption; use /api/publish.');
+      // Flex has no zipdeploy: "Not Found (CODE: 404)" (functions-action#277), "returns 404 (Not Found)"
+      // (OctopusDeploy/Calamari#2077) [ISSUE]. Neither quotes a body; an unmatched ASP.NET Core route sends none [INF].
+      send(res, 404, undefined);
       return;
     }
     // Every decision below reads the settings as Kudu sees them, which lag the change (Platform.kuduSettings).
@@ -232,6 +235,10 @@ export function kuduHandler(ctx: Context, site: Site): Handler {
     const base = `https://${req.headers.host ?? site.kuduHost}`;
     const is = (...parts: string[]) =>
       s.length === parts.length && parts.every((p, i) => p === '*' || p === s[i]);
+    if (isFlex(site)) {
+      const flex = flexKuduRoute(ctx, site, req, res, { s, r, api: api === 1, method: m, base, query });
+      if (flex) return flex;
+    }
 
     if (is('zipdeploy') && (m === 'POST' || m === 'PUT'))
       return { name: 'kudu.zipdeploy', run: () => zipdeploy(req, res, query, base) };

@@ -5,6 +5,7 @@ import { BlobClient, type StoragePipelineOptions, StorageSharedKeyCredential } f
 import { PLATFORM_USER_AGENT } from '../storage-front.js';
 import type { SandboxConfig } from './context.js';
 import { discoverPackage, HostError } from './discover.js';
+import { flexPackage, flexRuntime, isFlex } from './flex.js';
 import type { Timers } from './http.js';
 import {
   type FunctionInfo,
@@ -150,6 +151,13 @@ function sizeText(bytes: number): string {
 
 /** The package the app runs from now, or undefined when there is none (the host starts with no functions). */
 async function currentPackage(site: Site, deps: PlatformDeps): Promise<Package | undefined> {
+  if (isFlex(site)) {
+    // A Flex host runs the platform's released-package.zip; WEBSITE_RUN_FROM_PACKAGE is not used there (Learn
+    // "Package-based deployment": "Runs from the deployed package by default. Don't set WEBSITE_RUN_FROM_PACKAGE")
+    // [DOC].
+    const released = await flexPackage(site, deps);
+    return released ? { ...released, local: false } : undefined;
+  }
   const rfp = runFromPackage(site)?.trim();
   if (rfp !== undefined && /^http/i.test(rfp)) {
     if (site.platform.ranFromLocalPackage) {
@@ -202,6 +210,14 @@ function httpFunction(name: string, language: string): FunctionInfo {
 }
 
 /**
+ * The app's worker language. Flex takes it from functionAppConfig.runtime.name; "FUNCTIONS_WORKER_RUNTIME is not
+ * used" there (azure-contract.md §H) [SPEC], and ARM refuses the setting (flex.ts flexSettingsRefusal).
+ */
+function workerLanguage(site: Site): string {
+  return flexRuntime(site) ?? getSetting(site, 'FUNCTIONS_WORKER_RUNTIME') ?? 'node';
+}
+
+/**
  * The placeholder's `WarmUp` function: apps started from a pre-warmed placeholder list it until the host has
  * specialised to the app's own package. Seen on Consumption (azure-functions-host#4037, vscode-azurefunctions#669,
  * which shows it as `api/WarmUp`) and Flex (azure-functions-host#10169) [OBS]; Elastic Premium also starts from
@@ -210,7 +226,7 @@ function httpFunction(name: string, language: string): FunctionInfo {
 function placeholderFunctions(site: Site): FunctionInfo[] {
   const tier = site.app.plan.tier;
   if (tier !== 'Dynamic' && tier !== 'ElasticPremium' && tier !== 'FlexConsumption') return [];
-  const warmup = httpFunction('WarmUp', getSetting(site, 'FUNCTIONS_WORKER_RUNTIME') ?? 'node');
+  const warmup = httpFunction('WarmUp', workerLanguage(site));
   warmup.httpRoute = 'api/WarmUp';
   return [warmup];
 }
@@ -331,7 +347,7 @@ export class Platform {
   }
 
   private async compute(site: Site): Promise<LoadResult> {
-    const language = getSetting(site, 'FUNCTIONS_WORKER_RUNTIME') ?? 'node';
+    const language = workerLanguage(site);
     if (isContainerApp(site)) {
       // A container app runs its image's functions whatever Kudu was given (Core Tools does not zip-deploy to
       // these: PublishHelper.IsLinuxFxVersionUsingCustomImage, Site.IsKubeApp) [SRC; the silent success is INF].

@@ -1,3 +1,5 @@
+import { functionAppConfigProblem } from './flex-config.js';
+
 /** The sandbox's description of the Function Apps it hosts (sandbox/apps.example.json). */
 export interface SandboxSeed {
   subscriptionId: string;
@@ -203,8 +205,12 @@ function parseApp(raw: unknown, path: string): AppSeed {
   if (raw.functionAppConfig !== undefined) {
     if (tier !== 'FlexConsumption')
       throw new SeedError(`${path}.functionAppConfig`, 'only Flex Consumption apps have one');
-    if (!isObj(raw.functionAppConfig)) throw new SeedError(`${path}.functionAppConfig`, 'must be an object');
-    app.functionAppConfig = raw.functionAppConfig;
+    const problem = functionAppConfigProblem(raw.functionAppConfig);
+    if (problem !== undefined) {
+      const [where, what] = problem.split(/: (.*)/s);
+      throw new SeedError(`${path}.${where}`, what ?? problem);
+    }
+    app.functionAppConfig = raw.functionAppConfig as Record<string, unknown>;
   }
   return app;
 }
@@ -229,6 +235,12 @@ export function parseSeed(json: unknown): SandboxSeed {
         `plan '${app.plan.name}' is declared with different SKUs or OSes`,
       );
     }
+    // Learn "Flex Consumption plan", considerations: "Only one app is allowed per Flex Consumption plan" [DOC].
+    if (other !== undefined && app.plan.tier === 'FlexConsumption')
+      throw new SeedError(
+        `apps[${i}].plan`,
+        `plan '${app.plan.name}' already hosts an app (one app per FC1 plan)`,
+      );
     plans.set(planKey, `${app.plan.sku}/${app.os}`.toLowerCase());
   });
   const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

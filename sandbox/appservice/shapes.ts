@@ -62,29 +62,8 @@ function linuxFx(site: Site): string {
 }
 
 function functionAppConfig(site: Site): Record<string, unknown> | null {
-  if (site.app.plan.tier !== 'FlexConsumption') return null;
-  if (site.app.functionAppConfig) return site.app.functionAppConfig;
-  const [runtime, version] = (site.app.linuxFxVersion || 'Node|20').split('|');
-  return {
-    deployment: {
-      storage: {
-        type: 'blobContainer',
-        value: `https://${site.app.name}.blob.sandbox.invalid/app-package-${site.app.name}`,
-        authentication: {
-          type: 'SystemAssignedIdentity',
-          userAssignedIdentityResourceId: null,
-          storageAccountConnectionStringName: null,
-        },
-      },
-    },
-    runtime: { name: (runtime ?? 'node').toLowerCase(), version: version ?? '20' },
-    scaleAndConcurrency: {
-      alwaysReady: [],
-      maximumInstanceCount: 100,
-      instanceMemoryMB: 2048,
-      triggers: null,
-    },
-  };
+  // Every Flex app has one: seeded, or the default the sandbox gives it at start (flex.ts withFlexDefaults).
+  return site.app.plan.tier === 'FlexConsumption' ? (site.app.functionAppConfig ?? null) : null;
 }
 
 function sslState(name: string, hostType: 'Standard' | 'Repository'): Record<string, unknown> {

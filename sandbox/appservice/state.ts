@@ -11,6 +11,7 @@ export interface SiteEvent {
     | 'settings-put'
     | 'settings-changed'
     | 'zipdeploy'
+    | 'publish'
     | 'state'
     | 'load-ok'
     | 'load-failed'
