@@ -200,10 +200,18 @@ describe('what validation accepts and reports', () => {
     expect(r.warnings.join()).toMatch(/No app\.<trigger>\('name', …\) registration found/);
   });
 
-  it('accepts an app whose functions are found at run time (e.g. Python v2), with a warning', async () => {
+  it('accepts a Python v2 app whose names cannot be read, with a warning', async () => {
     const r = await build(
       writeTree(tempDir(), { 'host.json': HOST, 'function_app.py': 'import azure.functions as func\n' }),
     );
+    expect(r.functions).toEqual([]);
+    expect(r.warnings.join()).toMatch(
+      /could not be read from its decorators: verification waits for at least one function/,
+    );
+  });
+
+  it('accepts an app whose functions are found only at run time (e.g. a PowerShell profile), with a warning', async () => {
+    const r = await build(writeTree(tempDir(), { 'host.json': HOST, 'run.ps1': 'param($x)\n' }));
     expect(r.functions).toEqual([]);
     expect(r.warnings.join()).toMatch(/found only when the app starts/);
   });

@@ -117,7 +117,8 @@ describe('parseSeed', () => {
       { apps: [flex({ functionAppConfig: { ...flexConfig(), siteUpdateStrategy: { type: 'BlueGreen' } } })] },
       'siteUpdateStrategy.type',
     ],
-    [{ apps: [app({ kind: 'app,linux' })] }, 'apps[0].kind: must look like'],
+    [{ apps: [app({ kind: 'web,linux' })] }, 'apps[0].kind: must look like'],
+    [{ apps: [app({ kind: 'app,linux' })] }, 'contains "linux" exactly when os is "linux"'],
     [{ apps: [app({ kind: 'functionapp,linux' })] }, 'contains "linux" exactly when os is "linux"'],
     [{ apps: [app({ imageFunctions: ['Fn'] })] }, 'only container apps'],
     [
