@@ -40,12 +40,14 @@ export interface Target {
 
 export interface BackupDocument extends Target {
   schema: typeof BACKUP_SCHEMA;
-  /** The setting that held the value: WEBSITE_RUN_FROM_PACKAGE, or the old WEBSITE_RUN_FROM_ZIP. */
-  setting: string;
+  /** The setting that held the value: WEBSITE_RUN_FROM_PACKAGE, or the old WEBSITE_RUN_FROM_ZIP; none when only a package was kept. */
+  setting: string | undefined;
   /** The previous value with the SAS signature replaced by REDACTED. */
-  previousValue: string;
+  previousValue: string | undefined;
   /** sha256 of the full previous value, so an auditor holding the value can prove it is the one replaced. */
-  previousValueSha256: string;
+  previousValueSha256: string | undefined;
+  /** Flex: the package the app ran (released-package.zip), kept in the package store before the publish. */
+  previousPackage: { blob: string; url: string; sha256: string } | undefined;
   blob:
     | { url: string; account: string | undefined; container: string | undefined; name: string | undefined }
     | undefined;
@@ -60,8 +62,9 @@ export interface BackupDocument extends Target {
 
 export function backupDocument(args: {
   target: Target;
-  setting: string;
-  previousValue: string;
+  setting: string | undefined;
+  previousValue: string | undefined;
+  previousPackage?: { blob: string; url: string; sha256: string } | undefined;
   companions: Record<string, string>;
   reason: string;
   deploymentId: string;
@@ -73,13 +76,14 @@ export function backupDocument(args: {
   return {
     schema: BACKUP_SCHEMA,
     ...args.target,
-    setting: args.setting,
-    previousValue: redactSas(value),
-    previousValueSha256: sha256Hex(value),
+    setting: value === undefined ? undefined : args.setting,
+    previousValue: value === undefined ? undefined : redactSas(value),
+    previousValueSha256: value === undefined ? undefined : sha256Hex(value),
+    previousPackage: args.previousPackage,
     blob: blob
       ? { url: blob.url, account: blob.account, container: blob.container, name: blob.name }
       : undefined,
-    sasExpiresAt: sasExpiry(value)?.toISOString(),
+    sasExpiresAt: value === undefined ? undefined : sasExpiry(value)?.toISOString(),
     companions: Object.fromEntries(Object.entries(args.companions).map(([k, v]) => [k, redactSas(v)])),
     reason: args.reason,
     deploymentId: args.deploymentId,

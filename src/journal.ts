@@ -9,7 +9,7 @@ export type PackageSettings = Partial<Record<(typeof PACKAGE_SETTINGS)[number], 
  */
 export class Journal {
   private written: PackageSettings | undefined;
-  private deployed: 'sitepackages' | 'wwwroot' | undefined;
+  private deployed: 'sitepackages' | 'wwwroot' | 'release' | undefined;
   private kept: { name: string; file: string } | undefined;
 
   /** Called just before the settings PUT, with the values it sets. */
@@ -20,10 +20,11 @@ export class Journal {
   }
 
   /**
-   * Called just before a zipdeploy is sent: the app's content may change even when no setting does. Kudu puts it
-   * in data/SitePackages (the app runs =1) or site/wwwroot (extracted or built there).
+   * Called just before a package is sent: the app's content may change even when no setting does. Kudu puts it in
+   * data/SitePackages (the app runs =1) or site/wwwroot (extracted or built there); a Flex publish makes it the
+   * released package.
    */
-  contentSent(where: 'sitepackages' | 'wwwroot'): void {
+  contentSent(where: 'sitepackages' | 'wwwroot' | 'release'): void {
     this.deployed = where;
   }
 
@@ -40,7 +41,7 @@ export class Journal {
     return this.written;
   }
 
-  get content(): 'sitepackages' | 'wwwroot' | undefined {
+  get content(): 'sitepackages' | 'wwwroot' | 'release' | undefined {
     return this.deployed;
   }
 }

@@ -2,13 +2,15 @@ import { type RunContext, startRun } from './context.js';
 import { guarded } from './guard.js';
 import { type ActionIO, githubIO } from './io.js';
 import { Journal } from './journal.js';
-import type { Inspection, Package } from './model.js';
+import type { Inspection, KeptRelease, Package } from './model.js';
 import { type Plan, planDeployment } from './plan.js';
 import { publish } from './report.js';
 import { type Applied, assemble, type Done, failureMessage, timed } from './result.js';
 import { backUp } from './steps/backup.js';
 import { connect } from './steps/connect.js';
 import { inspect } from './steps/inspect.js';
+import { keepRelease } from './steps/keep-release.js';
+import { oneDeploy } from './steps/one-deploy.js';
 import { factsOf, preparePackage, startPackaging } from './steps/package.js';
 import { record } from './steps/record.js';
 import { restore } from './steps/restore.js';
@@ -44,24 +46,31 @@ export async function run(io: ActionIO = githubIO()): Promise<void> {
     const clients = clientsFor(ctx, connection, inspection, plan);
     if (ctx.inputs.dryRun) return ctx.logger.info('dry-run: stopping before any change.');
 
-    const backup = await phase('backup', () => backUp(ctx, { plan, inspection, ...clients }));
+    // Flex: the package the app runs now is kept before anything changes, and the backup names it.
+    const kept =
+      clients.mode === 'one-deploy'
+        ? keep('kept', await phase('keep', () => keepRelease(ctx, clients)))
+        : undefined;
+    const backup = await phase('backup', () => backUp(ctx, { plan, inspection, kept, ...clients }));
     done.backup = backup;
     const journal = new Journal();
     const applied = await guarded(
       () =>
         restore(ctx, {
           arm: clients.arm,
-          kuduOn: clients.mode === 'zipdeploy' ? clients.kuduOn : undefined,
+          kuduOn: clients.mode === 'run-from-package' ? undefined : clients.kuduOn,
           mode: plan.mode,
           inspection,
           journal,
           backup,
+          kept,
+          ...(clients.mode === 'one-deploy' ? { release: clients.release } : {}),
         }),
       async () => {
         done.wrote = true;
         const applied = keep(
           'applied',
-          await phase('apply', () => apply(ctx, clients, { plan, pkg, inspection, journal })),
+          await phase('apply', () => apply(ctx, clients, { plan, pkg, inspection, journal, kept })),
         );
         const arm = clients.arm;
         if (arm)
@@ -74,8 +83,10 @@ export async function run(io: ActionIO = githubIO()): Promise<void> {
         return applied;
       },
     );
-    if (clients.mode === 'run-from-package' && applied.mode === 'run-from-package')
-      keep('retained', await retain(ctx, { ...clients, deployed: applied.blob.blobName, inspection }));
+    if (clients.mode !== 'zipdeploy' && applied.mode !== 'zipdeploy') {
+      const deployed = [applied.blob.blobName, ...(kept ? [kept.blob.blobName] : [])];
+      keep('retained', await retain(ctx, { ...clients, deployed, inspection }));
+    }
   } catch (error) {
     done.failure = error;
   } finally {
@@ -89,9 +100,14 @@ export async function run(io: ActionIO = githubIO()): Promise<void> {
 async function apply(
   ctx: RunContext,
   clients: Clients,
-  args: { plan: Plan; pkg: Package; inspection: Inspection; journal: Journal },
+  args: { plan: Plan; pkg: Package; inspection: Inspection; journal: Journal; kept: KeptRelease | undefined },
 ): Promise<Applied> {
-  return clients.mode === 'zipdeploy'
-    ? { mode: 'zipdeploy', ...(await zipDeploy(ctx, { ...args, ...clients })) }
-    : { mode: 'run-from-package', ...(await runFromPackage(ctx, { ...args, ...clients })) };
+  switch (clients.mode) {
+    case 'zipdeploy':
+      return { mode: 'zipdeploy', ...(await zipDeploy(ctx, { ...args, ...clients })) };
+    case 'run-from-package':
+      return { mode: 'run-from-package', ...(await runFromPackage(ctx, { ...args, ...clients })) };
+    case 'one-deploy':
+      return { mode: 'one-deploy', ...(await oneDeploy(ctx, { ...args, ...clients })) };
+  }
 }

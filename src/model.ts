@@ -84,3 +84,15 @@ export function targetOf(connection: Connection): Target {
       }
     : { ...connection.target, resourceGroup: undefined, subscriptionId: undefined };
 }
+
+/** The name the Flex platform gives the package it runs (vscode-azurefunctions#4494 deployment log). */
+export const RELEASED_PACKAGE = 'released-package.zip';
+
+/** A Flex app's current package, kept before a publish replaces it. */
+export interface KeptRelease {
+  /** A local copy: what a restore publishes again. */
+  file: string;
+  sha256: string;
+  /** Where it is kept in the package store (a package of ours with that content, or a fresh copy). */
+  blob: StoredBlob;
+}

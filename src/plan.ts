@@ -1,4 +1,4 @@
-import type { SyncRoute } from './azure/appservice.js';
+import type { FlexConfig, SyncRoute } from './azure/appservice.js';
 import { accountAddress, parseConnectionString, type StorageChoice } from './azure/layout.js';
 import { PlanError } from './errors.js';
 import type { ActionInputs } from './inputs.js';
@@ -15,13 +15,13 @@ export const USER_DELEGATION_SAS_LIMIT_MS = 7 * 86_400_000;
 
 export type Hosting = 'consumption' | 'elastic-premium' | 'flex-consumption' | 'dedicated';
 export type Os = 'linux' | 'windows';
-export type Mode = 'zipdeploy' | 'run-from-package';
+export type Mode = 'zipdeploy' | 'run-from-package' | 'one-deploy';
 export type Operation = 'deploy' | 'rollback-to';
 
 /** What inspection found; everything the plan depends on. */
 export interface AppState {
   /** undefined with a publish profile: Kudu alone, no ARM view of the site. */
-  site: { kind: string; sku: string; linuxFxVersion: string } | undefined;
+  site: { kind: string; sku: string; linuxFxVersion: string; flex?: FlexConfig | undefined } | undefined;
   settings: Readonly<Record<string, string>>;
   /** The cloud's storage endpoint suffix (`core.windows.net`, …), for an account given by name. */
   storageSuffix: string;
@@ -71,8 +71,10 @@ export interface Plan {
   storage: StorageChoice | undefined;
   /** The sync-triggers route that works on this plan. */
   syncRoute: SyncRoute;
-  /** Kudu builds the app (Oryx) during the zipdeploy. */
+  /** Kudu builds the app (Oryx) during the zipdeploy, or the Flex platform does (RemoteBuild=true). */
   remoteBuild: boolean;
+  /** one-deploy: the platform's deployment container, whose released-package.zip is kept before a publish. */
+  release: { choice: StorageChoice; container: string } | undefined;
 }
 
 export function classifyHosting(siteSku: string): Hosting {
@@ -172,12 +174,7 @@ export function planDeployment(inputs: PlanInputs, app: AppState, pkg?: PackageF
       },
     );
   }
-  if (hosting === 'flex-consumption') {
-    throw new PlanError(
-      `The app runs on Flex Consumption, which deploys through OneDeploy (/api/publish) and must not have ${RUN_FROM_PACKAGE}; this action does not deploy Flex apps yet`,
-      { fix: "Deploy Flex apps with 'Azure/functions-action' or 'func azure functionapp publish'" },
-    );
-  }
+  if (hosting === 'flex-consumption') return planFlex(inputs, app, reasons, pkg);
   const linuxConsumption = hosting === 'consumption' && os === 'linux';
   const operation: Operation = inputs.rollbackTo ? 'rollback-to' : 'deploy';
   const wantsBuild =
@@ -358,6 +355,140 @@ export function planDeployment(inputs: PlanInputs, app: AppState, pkg?: PackageF
     storage,
     syncRoute,
     remoteBuild: wantsBuild,
+    release: undefined,
+  };
+}
+
+/**
+ * Flex Consumption: one-deploy (`/api/publish`). The platform writes the package into its own deployment
+ * container; a package setting makes the deployment fail ("App setting WEBSITE_RUN_FROM_PACKAGE is not
+ * supported…", azure-functions-dotnet-worker#2688), so one is the conflict here: backed up and removed. Remote build
+ * is the publish's `RemoteBuild=true`; the Kudu build switches must not be set. No slots.
+ */
+function planFlex(inputs: PlanInputs, app: AppState, reasons: string[], pkg: PackageFacts | undefined): Plan {
+  const flex = app.site?.flex;
+  if (inputs.slot) throw flexHasNoSlots(inputs.slot);
+  if (inputs.deployMode !== 'auto') {
+    throw new PlanError(
+      `deploy-mode ${inputs.deployMode} does not exist on Flex Consumption, which deploys only through OneDeploy (/api/publish; /api/zipdeploy answers 404 there)`,
+      { fix: 'Use deploy-mode auto' },
+    );
+  }
+  if (!flex) {
+    throw new PlanError('The Flex Consumption site has no functionAppConfig.deployment.storage', {
+      fix: 'Set the deployment storage of the app (portal: Deployment settings), then deploy again',
+    });
+  }
+  if (inputs.rollbackTo) {
+    reasons.push(
+      `rollback-to '${redactSas(inputs.rollbackTo)}': the stored package is published again without packaging.`,
+    );
+  }
+  reasons.push(
+    'Flex Consumption: one-deploy (POST /api/publish); the platform writes released-package.zip into its deployment container, and the one there now is kept in the package container first.',
+  );
+  const patch: SettingsPatch = { runFromPackage: { kind: 'keep' }, set: {}, remove: [] };
+  let backup: Plan['backup'];
+  const present = [RUN_FROM_PACKAGE, RUN_FROM_ZIP].filter((k) => app.settings[k] !== undefined);
+  const conflict = present.length > 0;
+  if (conflict) {
+    if (inputs.onConflict === 'fail') {
+      throw new PlanError(
+        `Conflict: ${present.join(' and ')} is set, which Flex Consumption does not support (a publish with it present ends failed); on-conflict is 'fail'; nothing was changed`,
+        {
+          fix: 'Set on-conflict: backup-and-replace to back it up as an artifact and remove it, or remove the setting',
+        },
+      );
+    }
+    patch.remove.push(...present);
+    if (app.settings[RUN_FROM_PACKAGE_MI] !== undefined) patch.remove.push(RUN_FROM_PACKAGE_MI);
+    if (classifyPrevious(packageSetting(app.settings)) === 'url')
+      backup = { reason: `${present.join(' and ')} removed: not supported on Flex Consumption` };
+    reasons.push(
+      `Conflict: ${present.join(' and ')} is set, which Flex Consumption does not support (the publish would fail); on-conflict backup-and-replace: ${backup ? 'the URL is backed up as an artifact, then ' : ''}removed, every other setting kept.`,
+    );
+  }
+  const buildSwitches = [SCM_DO_BUILD, ENABLE_ORYX_BUILD].filter((k) => app.settings[k] !== undefined);
+  if (buildSwitches.length) {
+    patch.remove.push(...buildSwitches);
+    reasons.push(
+      `${buildSwitches.join(' and ')} must not be set on Flex Consumption (remote build is the publish's RemoteBuild): removed.`,
+    );
+  }
+  const wantsBuild =
+    pkg !== undefined &&
+    !pkg.stored &&
+    (inputs.remoteBuild === 'true' || (inputs.remoteBuild === 'auto' && pkg.pythonNeedsBuild));
+  if (pkg && !pkg.stored) {
+    reasons.push(
+      wantsBuild
+        ? `${inputs.remoteBuild === 'true' ? 'remote-build true' : 'remote-build auto (a Python app with requirements.txt and no .python_packages)'}: published with RemoteBuild=true, so the platform builds it.`
+        : 'Published with RemoteBuild=false: the package runs as it is.',
+    );
+  }
+  const storage = chooseStorage(inputs, app);
+  reasons.push(describeStorage(storage));
+  const release = flexRelease(flex, app);
+  if (pkg) admitSize('zipdeploy', true, pkg.size);
+  if (inputs.dryRun) reasons.push('dry-run: nothing is changed.');
+  return {
+    operation: inputs.rollbackTo ? 'rollback-to' : 'deploy',
+    mode: 'one-deploy',
+    hosting: 'flex-consumption',
+    os: 'linux',
+    reasons,
+    conflict,
+    backup,
+    patch,
+    storage,
+    syncRoute: 'syncfunctiontriggers',
+    remoteBuild: wantsBuild,
+    release,
+  };
+}
+
+/** Flex Consumption has no deployment slots (Learn: functions-deployment-slots). */
+export function flexHasNoSlots(slot: string): PlanError {
+  return new PlanError(
+    `Flex Consumption apps have no deployment slots (slot-name '${slot}'); nothing was changed`,
+    {
+      fix: 'Remove slot-name; to try a release first, deploy it to a second Flex app',
+    },
+  );
+}
+
+/** How the action reads the platform's deployment container: the connection string the app names, or Entra ID. */
+function flexRelease(flex: FlexConfig, app: AppState): Plan['release'] {
+  const url = flex.containerUrl;
+  const slash = url.lastIndexOf('/');
+  const container = url.slice(slash + 1);
+  if (flex.auth === 'StorageAccountConnectionString') {
+    const name = flex.connectionStringSetting;
+    const parts = parseConnectionString(name ? app.settings[name] : undefined);
+    if (!parts) {
+      throw new PlanError(
+        `The Flex deployment storage is reached with the connection string in app setting '${name ?? '(none)'}', which is missing or has no key, so the platform could not write the package either; nothing was changed`,
+        { fix: 'Set that app setting to the storage account connection string' },
+      );
+    }
+    return {
+      container,
+      choice: {
+        kind: 'shared-key',
+        from: 'AzureWebJobsStorage',
+        accountName: parts.accountName,
+        blobEndpoint: parts.blobEndpoint,
+        ...(name ? { setting: name } : {}),
+      },
+    };
+  }
+  return {
+    container,
+    choice: {
+      kind: 'entra',
+      from: 'the deployment storage',
+      ...accountAddress(url.slice(0, slash), app.storageSuffix),
+    },
   };
 }
 
@@ -416,6 +547,7 @@ function planWithPublishProfile(
     storage: undefined,
     syncRoute: 'syncfunctiontriggers',
     remoteBuild: false,
+    release: undefined,
   };
 }
 

@@ -3,10 +3,11 @@ import type { RunContext } from './context.js';
 import { type Outcome, RECORD_SCHEMA, type RecordDocument, type Target } from './documents.js';
 import { ActionError, messageOf } from './errors.js';
 import { GuardedFailure } from './guard.js';
-import { type Connection, type Inspection, type Package, targetOf } from './model.js';
+import { type Connection, type Inspection, type KeptRelease, type Package, targetOf } from './model.js';
 import { type Plan, packageSetting, RUN_FROM_PACKAGE } from './plan.js';
 import { redactSas, sha256Hex, stripQuery } from './redact.js';
 import { sasExpiryWarning } from './settings.js';
+import type { OneDeployResult } from './steps/one-deploy.js';
 import type { Restoration } from './steps/restore.js';
 import type { RunFromPackageResult } from './steps/run-from-package.js';
 import type { Verified } from './steps/verify.js';
@@ -14,7 +15,8 @@ import type { ZipDeployResult } from './steps/zipdeploy.js';
 
 export type Applied =
   | ({ mode: 'run-from-package' } & RunFromPackageResult)
-  | ({ mode: 'zipdeploy' } & ZipDeployResult);
+  | ({ mode: 'zipdeploy' } & ZipDeployResult)
+  | ({ mode: 'one-deploy' } & OneDeployResult);
 
 /** What each step returned, filled in by main.ts as they finish; the only input of the report and the record. */
 export interface Done {
@@ -23,6 +25,7 @@ export interface Done {
   inspection?: Inspection;
   plan?: Plan;
   package?: Package;
+  kept?: KeptRelease | undefined;
   backup?: StoredArtifact | undefined;
   applied?: Applied;
   verified?: Verified;
@@ -96,6 +99,8 @@ export function failureMessage(failure: unknown): string {
 function newPackageOf(applied: Applied | undefined): string | undefined {
   if (!applied) return undefined;
   if (applied.mode === 'run-from-package') return redactSas(applied.setting);
+  if (applied.mode === 'one-deploy')
+    return applied.unchanged ? 'released-package.zip (unchanged: nothing published)' : 'released-package.zip';
   return applied.setting?.trim() === '1' ? `data/SitePackages (${RUN_FROM_PACKAGE}=1)` : 'site/wwwroot';
 }
 
@@ -134,14 +139,14 @@ export function assemble(done: Done): RunResult {
     deploymentId: ctx?.deploymentId,
     previousPackage: current === undefined ? undefined : redactSas(current),
     newPackage: newPackageOf(applied),
-    packageUrl: applied?.mode === 'run-from-package' ? stripQuery(applied.blob.url) : undefined,
+    packageUrl: applied && applied.mode !== 'zipdeploy' ? stripQuery(applied.blob.url) : undefined,
     packageSha256: pkg?.sha256,
     packageSize: pkg?.size,
     packageFileCount: pkg?.fileCount,
-    packageReused: applied?.mode === 'run-from-package' ? applied.reused : undefined,
+    packageReused: applied && applied.mode !== 'zipdeploy' ? applied.reused : undefined,
     templatePath: pkg?.kind === 'built' ? pkg.templatePath : undefined,
     sasExpiresAt: applied?.mode === 'run-from-package' ? applied.sasExpiresAt : undefined,
-    kuduDeploymentId: applied?.mode === 'zipdeploy' ? applied.kuduDeploymentId : undefined,
+    kuduDeploymentId: applied && applied.mode !== 'run-from-package' ? applied.kuduDeploymentId : undefined,
     functions: done.verified?.functions,
     backupArtifact: done.backup,
     recordArtifact: done.record,

@@ -21,6 +21,16 @@ export interface ArmClients {
 export type Clients =
   | { mode: 'run-from-package'; target: Target; arm: ArmClients; storage: StorageApi }
   | {
+      mode: 'one-deploy';
+      target: Target;
+      arm: ArmClients;
+      kudu: KuduApi;
+      kuduOn(deadline: Deadline): KuduApi;
+      storage: StorageApi;
+      /** The platform's deployment container, where released-package.zip is. */
+      release: { api: StorageApi; container: string };
+    }
+  | {
       mode: 'zipdeploy';
       target: Target;
       kudu: KuduApi;
@@ -88,25 +98,28 @@ export function clientsFor(
       storage: openStorage(ctx, plan.storage, inspection, connection),
     };
   }
-  const scmHost = inspection.site?.scmHost;
-  if (!scmHost) {
-    throw new AzureError(`The site ${connection.ref.name} has no SCM (Kudu) host name`, {
-      fix: 'zipdeploy needs the SCM site; use deploy-mode run-from-package',
-    });
+  if (plan.mode === 'one-deploy') {
+    if (!plan.storage || !plan.release) throw new PlanError('Internal: one-deploy without storage');
+    const { kudu, kuduOn } = kuduClients(ctx, connection, inspection);
+    return {
+      mode: 'one-deploy',
+      target,
+      arm,
+      kudu,
+      kuduOn,
+      storage: openStorage(ctx, plan.storage, inspection, connection),
+      release: {
+        api: openStorage(ctx, plan.release.choice, inspection, connection),
+        container: plan.release.container,
+      },
+    };
   }
-  const origin = `https://${scmHost}`;
-  const kuduOn = (deadline: Deadline) =>
-    createKuduApi({
-      origin,
-      auth: { kind: 'bearer', credential: connection.credential, scope: connection.armScope },
-      deadline,
-      logger: ctx.logger,
-    });
+  const { kudu, kuduOn, origin } = kuduClients(ctx, connection, inspection);
   return {
     mode: 'zipdeploy',
     target,
     storage: plan.storage && openStorage(ctx, plan.storage, inspection, connection),
-    kudu: kuduOn(ctx.deadline),
+    kudu,
     kuduOn,
     arm: {
       ...arm,
@@ -123,4 +136,23 @@ export function clientsFor(
       },
     },
   };
+}
+
+/** Kudu with the ARM token (bearer), on the run's deadline and on another one (the restore's). */
+function kuduClients(ctx: RunContext, connection: Connection & { kind: 'arm' }, inspection: Inspection) {
+  const scmHost = inspection.site?.scmHost;
+  if (!scmHost) {
+    throw new AzureError(`The site ${connection.ref.name} has no SCM (Kudu) host name`, {
+      fix: 'Kudu deployments need the SCM site; use deploy-mode run-from-package',
+    });
+  }
+  const origin = `https://${scmHost}`;
+  const kuduOn = (deadline: Deadline) =>
+    createKuduApi({
+      origin,
+      auth: { kind: 'bearer', credential: connection.credential, scope: connection.armScope },
+      deadline,
+      logger: ctx.logger,
+    });
+  return { kudu: kuduOn(ctx.deadline), kuduOn, origin };
 }

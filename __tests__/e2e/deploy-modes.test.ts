@@ -257,12 +257,17 @@ describe('more paths', () => {
     expect(functionNames(await settledState(sb, 'lin-cons-retain'))).toEqual(EXPECTED);
   });
 
-  it('Flex Consumption is refused with the fix, and nothing changes', async () => {
+  it('a publish profile of a Flex app: the 404 from /api/zipdeploy is explained, nothing changes', async () => {
     const before = await appState(sb, 'lin-flex');
-    const run = await deploy(sb, { 'app-name': 'lin-flex', package: PACKAGE });
+    const { kuduUrl, password } = await publishingCredentials(sb, 'lin-flex');
+    const profile = `<publishData><publishProfile profileName="lin-flex - Zip Deploy" publishMethod="ZipDeploy" publishUrl="${new URL(kuduUrl).host}" userName="$lin-flex" userPWD="${password}" msdeploySite="lin-flex" /></publishData>`;
+    const run = await deploy(sb, { 'app-name': 'lin-flex', package: PACKAGE, 'publish-profile': profile });
     expect(run.code).not.toBe(0);
-    expect(run.visibleLog).toMatch(/::error::.*Flex Consumption.*OneDeploy/);
+    expect(run.visibleLog).toMatch(
+      /::error::.*\(HTTP 404\).*the app is most likely on Flex Consumption, which deploys through \/api\/publish\. Log in with azure\/login/,
+    );
     expect((await appState(sb, 'lin-flex')).settings).toEqual(before.settings);
+    await expectNoSecrets(sb, run, [password]);
   });
 
   it('Kudu refusing the bearer token: zipdeploy falls back to the publishing credentials (basic auth allowed)', async () => {

@@ -28,6 +28,13 @@ export function seed(
       imageFunctions?: string[];
       identities?: string[];
       basicAuthAllowed?: boolean;
+      /** Flex Consumption: how the platform reaches its deployment container, and the runtime. */
+      flex?: {
+        auth: 'StorageAccountConnectionString' | 'SystemAssignedIdentity' | 'UserAssignedIdentity';
+        runtime?: string;
+        connectionStringName?: string;
+        identity?: string;
+      };
     }
   >,
 ) {
@@ -42,6 +49,30 @@ export function seed(
       ...(a.imageFunctions ? { imageFunctions: a.imageFunctions } : {}),
       ...(a.identities ? { identities: a.identities } : {}),
       ...(a.basicAuthAllowed !== undefined ? { basicAuthAllowed: a.basicAuthAllowed } : {}),
+      ...(a.flex
+        ? {
+            functionAppConfig: {
+              deployment: {
+                storage: {
+                  type: 'blobContainer',
+                  value: `\${AZURITE_BLOB_ENDPOINT}/app-package-${name}`,
+                  authentication: {
+                    type: a.flex.auth,
+                    ...(a.flex.connectionStringName
+                      ? { storageAccountConnectionStringName: a.flex.connectionStringName }
+                      : {}),
+                    ...(a.flex.identity ? { userAssignedIdentityResourceId: a.flex.identity } : {}),
+                  },
+                },
+              },
+              runtime: {
+                name: a.flex.runtime ?? 'node',
+                version: a.flex.runtime === 'python' ? '3.11' : '20',
+              },
+              scaleAndConcurrency: { maximumInstanceCount: 100, instanceMemoryMB: 2048 },
+            },
+          }
+        : {}),
       settings: a.settings ?? nodeSettings(),
       slots: (a.slots ?? []).map((slot) => ({ name: slot, settings: nodeSettings({ SLOT_ONLY: slot }) })),
     })),

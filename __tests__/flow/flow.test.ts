@@ -163,8 +163,13 @@ const rows: [string, Row][] = [
     },
   ],
   [
-    'Flex Consumption is refused before any change',
-    { app: 'flow-flex', failure: /Flex Consumption.*OneDeploy/, unchanged: true },
+    'a slot of a Flex app is refused before any change (Flex has no slots)',
+    {
+      app: 'flow-flex',
+      inputs: { 'slot-name': 'staging' },
+      failure: /Flex Consumption apps have no deployment slots \(slot-name 'staging'\); nothing was changed/,
+      unchanged: true,
+    },
   ],
   [
     'a plain web app (kind without functionapp) is refused before any change',

@@ -33,6 +33,19 @@ export interface SiteInfo {
   defaultHostName: string;
   /** Host (and port) of the Kudu site, from the Repository host name entry. */
   scmHost: string | undefined;
+  /** Flex Consumption: where the platform keeps the released package, and the runtime. */
+  flex: FlexConfig | undefined;
+}
+
+/** `properties.functionAppConfig` of a Flex Consumption site, as far as a deploy needs it. */
+export interface FlexConfig {
+  /** `deployment.storage.value`: the container the platform writes released-package.zip into. */
+  containerUrl: string;
+  /** `deployment.storage.authentication.type`. */
+  auth: string;
+  /** StorageAccountConnectionString: the app setting that holds the connection string. */
+  connectionStringSetting: string | undefined;
+  runtime: string | undefined;
 }
 
 /** The routes that sync function triggers; which one works depends on the plan (see plan.ts). */
@@ -202,12 +215,22 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
       const repository = site.hostNameSslStates?.find(
         (h) => h.hostType?.toLowerCase() === 'repository',
       )?.name;
+      const storage = site.functionAppConfig?.deployment?.storage;
       return {
         kind: site.kind ?? '',
         sku: site.sku ?? '',
         state: site.state ?? 'Unknown',
         defaultHostName: site.defaultHostName ?? '',
         scmHost: repository ?? site.enabledHostNames?.find((h) => h.includes('.scm.')),
+        flex: storage?.value
+          ? {
+              containerUrl: storage.value.replace(/\/+$/, ''),
+              auth: storage.authentication?.type ?? 'SystemAssignedIdentity',
+              connectionStringSetting:
+                storage.authentication?.storageAccountConnectionStringName || undefined,
+              runtime: site.functionAppConfig?.runtime?.name ?? undefined,
+            }
+          : undefined,
       };
     },
 

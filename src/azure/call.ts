@@ -84,6 +84,8 @@ export function hintFor(service: Service, f: Failure): string | undefined {
     return undefined;
   }
   if (service === 'Kudu') {
+    if (status === 404 && /zipdeploy/i.test(message))
+      return 'Kudu has no /api/zipdeploy here: the app is most likely on Flex Consumption, which deploys through /api/publish. Log in with azure/login instead of a publish profile, and this action deploys it by one-deploy';
     if (status === 403 && /ip forbidden/i.test(message))
       return 'The SCM (Kudu) site has access restrictions that refuse this runner: allow its IP range under Networking > Access restrictions (SCM site), or use deploy-mode run-from-package, which does not need Kudu';
     if (status === 401 || status === 403)

@@ -44,7 +44,33 @@ export interface KuduApi {
   downloadSitePackage(file: string): Promise<string | undefined>;
   /** The name of the package an =1 app runs now (`packagename.txt`), or undefined. */
   sitePackageName(): Promise<string | undefined>;
+  /**
+   * Flex Consumption one-deploy: POST /api/publish, then follow /api/deployments/{id} to its end. Throws with the
+   * deployment log on any end but success (4). `recycled` when the record vanished (the worker recycled) before
+   * its end was seen: verification decides then.
+   */
+  publish(zipPath: string, options: { remoteBuild: boolean; message: string }): Promise<FlexDeployment>;
 }
+
+export interface FlexDeployment {
+  id: string;
+  status: number | undefined;
+  statusText: string;
+  recycled: boolean;
+}
+
+/** Flex deployment states (Core Tools DeployStatus.cs, azd): every end other than 4 is a failure. */
+const FLEX_STATES: Record<number, string> = {
+  [-1]: 'cancelled',
+  0: 'pending',
+  1: 'building',
+  2: 'deploying',
+  3: 'failed',
+  4: 'succeeded',
+  5: 'conflict',
+  6: 'partially succeeded',
+};
+const FLEX_TERMINAL = new Set([-1, 3, 4, 5, 6]);
 
 export interface KuduOptions {
   /** https://host[:port] of the SCM site. */
@@ -236,6 +262,101 @@ export function createKuduApi(options: KuduOptions): KuduApi {
         base(`copy data/SitePackages/${name}`, { timeoutMs: Math.max(30_000, options.deadline.remaining()) }),
       );
       return name;
+    },
+
+    async publish(zipPath, { remoteBuild, message }) {
+      const query = new URLSearchParams({ RemoteBuild: String(remoteBuild), Deployer: DEPLOYER, message });
+      const size = statSync(zipPath).size;
+      let id: string | undefined;
+      await callAzure(
+        async (signal) => {
+          let response: PipelineResponse;
+          try {
+            response = await send(`/api/publish?${query}`, signal, {
+              method: 'POST',
+              body: () => createReadStream(zipPath),
+              headers: { 'content-type': 'application/zip', 'content-length': String(size) },
+            });
+          } catch (error) {
+            // Unanswered: the platform may have started it; follow that one rather than publish twice.
+            if (isTransient(error) && statusOf(error) === undefined) {
+              const started = await startedBy(message);
+              if (started) {
+                id = decodeURIComponent(started.slice(started.lastIndexOf('/') + 1));
+                return;
+              }
+            }
+            throw error;
+          }
+          if (response.status === 404) {
+            throw new AzureError('Kudu answered 404 to /api/publish: the app is not a Flex Consumption app', {
+              statusCode: 404,
+              fix: 'Check app-name; other plans deploy by zipdeploy or run-from-package (deploy-mode auto)',
+            });
+          }
+          failIfNotOk(response, 'POST /api/publish');
+          const body = (response.bodyAsText ?? '').trim();
+          const location = response.headers.get('location');
+          id =
+            (body.startsWith('"') ? (JSON.parse(body) as string) : body) ||
+            (location ? decodeURIComponent(location.slice(location.lastIndexOf('/') + 1)) : undefined);
+          if (!id) throw new AzureError('Kudu accepted the publish without a deployment id');
+        },
+        base('start the one-deploy (POST /api/publish)', {
+          timeoutMs: Math.max(1000, options.deadline.remaining()),
+          baseDelayMs: 1000,
+          // Another deployment running answers 409: retried until the deadline.
+          isRetryable: (e) => statusOf(e) === 409 || isTransient(e),
+        }),
+      );
+      const deploymentId = id as string;
+      let seen = false;
+      let last: { status: number; text: string } | undefined;
+      const result = await poll(
+        async (_attempt, signal) => {
+          const response = await send(
+            `/api/deployments/${encodeURIComponent(deploymentId)}`,
+            perRequest(signal),
+          );
+          if (response.status === 404) {
+            // Once seen, a 404 means the worker recycled and took the record with it.
+            return seen ? { recycled: true } : undefined;
+          }
+          failIfNotOk(response, 'deployment status');
+          seen = true;
+          const raw = JSON.parse(response.bodyAsText ?? '{}') as { status?: number; status_text?: string };
+          last = { status: raw.status ?? 0, text: raw.status_text ?? '' };
+          return FLEX_TERMINAL.has(last.status) ? { recycled: false } : undefined;
+        },
+        {
+          label: 'one-deploy',
+          deadline: options.deadline,
+          baseDelayMs: pollBaseMs,
+          maxDelayMs: 5000,
+          describeLast: () =>
+            last
+              ? `deployment ${deploymentId} ${FLEX_STATES[last.status] ?? `status ${last.status}`}${last.text ? `: ${last.text}` : ''}`
+              : `deployment ${deploymentId} not visible yet`,
+        },
+      ).catch((error: unknown) => {
+        throw azureError('Kudu', 'follow the one-deploy', error);
+      });
+      if (result.recycled) {
+        options.logger.info(
+          `The record of deployment ${deploymentId} went away before its end was seen (the worker recycled); verification decides.`,
+        );
+        return { id: deploymentId, status: last?.status, statusText: last?.text ?? '', recycled: true };
+      }
+      const end = last as { status: number; text: string };
+      if (end.status !== 4) {
+        const log = await deploymentLog(deploymentId);
+        for (const line of log) options.logger.info(`kudu: ${line}`);
+        throw new VerificationError(
+          `Flex deployment ${deploymentId} ${FLEX_STATES[end.status] ?? `ended with status ${end.status}`}${end.text ? `: ${redactSas(end.text)}` : ''}${log.length ? `; last log line: ${log.at(-1)}` : ''}`,
+          { fix: 'See the deployment log above' },
+        );
+      }
+      return { id: deploymentId, status: 4, statusText: end.text, recycled: false };
     },
 
     async zipDeploy(zipPath, message) {

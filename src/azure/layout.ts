@@ -118,5 +118,7 @@ export type StorageChoice =
       from: 'storage-connection-string' | 'AzureWebJobsStorage';
       accountName: string;
       blobEndpoint: string;
+      /** The app setting holding the connection string, when it is not AzureWebJobsStorage. */
+      setting?: string;
     }
   | { kind: 'entra'; from: string; accountName: string; blobEndpoint: string };

@@ -46,6 +46,8 @@ export interface StorageApi {
   delete(container: string, blobName: string): Promise<void>;
   /** Downloads a blob to a local file (a stored package that is to be zip-deployed). */
   download(container: string, blobName: string, file: string): Promise<void>;
+  /** Replaces a blob's metadata. */
+  setMetadata(container: string, blobName: string, metadata: Record<string, string>): Promise<void>;
 }
 
 export function createStorageApi(access: StorageAccess, deadline: Deadline, logger: Logger): StorageApi {
@@ -190,6 +192,14 @@ export function createStorageApi(access: StorageAccess, deadline: Deadline, logg
       await callAzure(
         (abortSignal) => blob.downloadToFile(file, 0, undefined, { abortSignal }),
         base(`download '${containerName}/${blobName}'`, Math.max(30_000, deadline.remaining())),
+      );
+    },
+
+    async setMetadata(containerName, blobName, metadata) {
+      const blob = service.getContainerClient(containerName).getBlobClient(blobName);
+      await callAzure(
+        (abortSignal) => blob.setMetadata(metadata, { abortSignal }),
+        base(`set the metadata of '${containerName}/${blobName}'`),
       );
     },
 

@@ -2,7 +2,7 @@ import { artifactName, type StoredArtifact } from '../artifacts.js';
 import type { RunContext } from '../context.js';
 import { backupDocument, type Target } from '../documents.js';
 import { wrap } from '../errors.js';
-import type { Inspection } from '../model.js';
+import type { Inspection, KeptRelease } from '../model.js';
 import { type Plan, RUN_FROM_PACKAGE, RUN_FROM_PACKAGE_MI, RUN_FROM_ZIP } from '../plan.js';
 
 /**
@@ -11,18 +11,18 @@ import { type Plan, RUN_FROM_PACKAGE, RUN_FROM_PACKAGE_MI, RUN_FROM_ZIP } from '
  */
 export async function backUp(
   ctx: RunContext,
-  args: { plan: Plan; inspection: Inspection; target: Target },
+  args: { plan: Plan; inspection: Inspection; target: Target; kept: KeptRelease | undefined },
 ): Promise<StoredArtifact | undefined> {
-  const { plan } = args;
+  const { plan, kept } = args;
   const { settings } = args.inspection;
-  if (!plan.backup) return undefined;
+  if (!plan.backup && !kept) return undefined;
   // The value in force may sit under the old name when WEBSITE_RUN_FROM_PACKAGE is empty.
   const setting =
     settings[RUN_FROM_PACKAGE] === undefined || settings[RUN_FROM_PACKAGE]?.trim() === ''
       ? RUN_FROM_ZIP
       : RUN_FROM_PACKAGE;
-  const previousValue = settings[setting];
-  if (previousValue === undefined) return undefined;
+  const previousValue = plan.backup ? settings[setting] : undefined;
+  if (previousValue === undefined && !kept) return undefined;
   const companions: Record<string, string> = {};
   const identity = settings[RUN_FROM_PACKAGE_MI];
   if (identity !== undefined) companions[RUN_FROM_PACKAGE_MI] = identity;
@@ -31,8 +31,14 @@ export async function backUp(
     target: args.target,
     setting,
     previousValue,
+    previousPackage: kept && { blob: kept.blob.blobName, url: kept.blob.url, sha256: kept.sha256 },
     companions,
-    reason: plan.backup.reason,
+    reason: [
+      plan.backup?.reason,
+      kept && 'the package the Flex app ran (released-package.zip) is kept before the publish',
+    ]
+      .filter(Boolean)
+      .join('; '),
     deploymentId: ctx.deploymentId,
     run: ctx.run,
     now: ctx.now(),
@@ -42,6 +48,8 @@ export async function backUp(
     .catch((error: unknown) => {
       throw wrap('back up the current package setting (nothing was changed)', error);
     });
-  ctx.logger.info(`Backed up ${setting} as artifact '${name}' (id ${stored.id ?? 'unknown'}).`);
+  ctx.logger.info(
+    `Backed up ${[previousValue !== undefined && setting, kept && 'the released package reference'].filter(Boolean).join(' and ')} as artifact '${name}' (id ${stored.id ?? 'unknown'}).`,
+  );
   return stored;
 }

@@ -1,8 +1,9 @@
 import { describeSite, type SiteInfo } from '../azure/appservice.js';
 import type { RunContext } from '../context.js';
 import type { Connection, Inspection } from '../model.js';
-import { packageSetting } from '../plan.js';
+import { classifyHosting, flexHasNoSlots, packageSetting } from '../plan.js';
 import { redactSas } from '../redact.js';
+import { statusOf } from '../retry.js';
 import { maskSettingValue, sasExpiryWarning } from '../settings.js';
 
 export async function inspect(ctx: RunContext, connection: Connection): Promise<Inspection> {
@@ -14,11 +15,21 @@ export async function inspect(ctx: RunContext, connection: Connection): Promise<
   if (connection.kind === 'arm') {
     const arm = connection.arm(deadline);
     let linuxFxVersion: string;
+    const { ref } = connection;
     [site, linuxFxVersion, settings] = await Promise.all([
-      arm.getSite(connection.ref),
-      arm.linuxFxVersion(connection.ref),
-      arm.listSettings(connection.ref),
-    ]);
+      arm.getSite(ref),
+      arm.linuxFxVersion(ref),
+      arm.listSettings(ref),
+    ]).catch(async (error: unknown) => {
+      // A slot that does not exist on a Flex app: say why (Flex has no slots) rather than only "not found".
+      if (ref.slot && statusOf(error) === 404) {
+        const production = await arm.getSite({ ...ref, slot: undefined }).catch(() => undefined);
+        if (production && classifyHosting(production.sku) === 'flex-consumption') {
+          throw flexHasNoSlots(ref.slot);
+        }
+      }
+      throw error;
+    });
     fx = linuxFxVersion;
     where = describeSite(connection.ref);
   } else {
@@ -37,7 +48,7 @@ export async function inspect(ctx: RunContext, connection: Connection): Promise<
     site,
     settings,
     app: {
-      site: site ? { kind: site.kind, sku: site.sku, linuxFxVersion: fx } : undefined,
+      site: site ? { kind: site.kind, sku: site.sku, linuxFxVersion: fx, flex: site.flex } : undefined,
       settings,
       storageSuffix: connection.kind === 'arm' ? connection.storageSuffix : 'core.windows.net',
     },

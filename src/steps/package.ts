@@ -124,7 +124,7 @@ export async function preparePackage(
   ctx: RunContext,
   packaging: Promise<BuiltPackage> | undefined,
   storage: StorageApi | undefined,
-  mode: 'zipdeploy' | 'run-from-package',
+  mode: 'zipdeploy' | 'run-from-package' | 'one-deploy',
 ): Promise<Package> {
   if (packaging) return packaging;
   const { rollbackTo, appName, slot, storageContainer } = ctx.inputs;
@@ -136,7 +136,7 @@ export async function preparePackage(
     storage,
     container: storageContainer,
   });
-  if (mode === 'run-from-package') return stored;
+  if (mode !== 'zipdeploy') return stored;
   const path = join(mkdtempSync(join(ctx.env.RUNNER_TEMP ?? tmpdir(), 'afpd-rollback-')), 'package.zip');
   await storage.download(storageContainer, stored.blob.blobName, path);
   ctx.logger.info(`Fetched the stored package '${stored.blob.blobName}' to zip-deploy it.`);

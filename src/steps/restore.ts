@@ -1,14 +1,19 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { StoredArtifact } from '../artifacts.js';
 import type { AppServiceApi, SiteRef } from '../azure/appservice.js';
 import type { KuduApi } from '../azure/kudu.js';
+import type { StorageApi } from '../azure/storage.js';
 import type { RunContext } from '../context.js';
 import { messageOf } from '../errors.js';
 import type { Journal } from '../journal.js';
-import type { Inspection } from '../model.js';
+import { type Inspection, type KeptRelease, RELEASED_PACKAGE } from '../model.js';
 import { type Mode, RUN_FROM_PACKAGE } from '../plan.js';
 import { redactSas } from '../redact.js';
 import { Deadline } from '../retry.js';
 import { changedPackageSettings, PACKAGE_SETTINGS } from '../settings.js';
+import { sha256File } from '../store.js';
 
 /** What a restore did, as the final message and the record tell it. */
 export type RestoreOutcome =
@@ -49,11 +54,15 @@ export async function restore(
     journal: Journal;
     /** Where the previous value is kept, to name in "restore by hand". */
     backup: StoredArtifact | undefined;
+    /** Flex: the package the app ran, kept before the publish, and where the platform keeps the one it runs. */
+    kept: KeptRelease | undefined;
+    release?: { api: StorageApi; container: string };
     graceMs?: number;
   },
 ): Promise<Restoration> {
   const grace = new Deadline(args.graceMs ?? RESTORE_GRACE_MS);
   const arm = args.arm ? { api: args.arm.on(grace), ref: args.arm.ref } : undefined;
+  if (args.mode === 'one-deploy') return restoreRelease(ctx, args.kuduOn?.(grace), args);
   const settings = await restoreSettings(ctx, arm, args);
   const content =
     settings.state === 'failed' || settings.state === 'left'
@@ -196,6 +205,67 @@ async function restoreContent(
     return {
       state: 'failed',
       detail: `The previous package (data/SitePackages/${kept.name}) could not be deployed again (${redactSas(messageOf(error))}): redeploy it by hand.`,
+    };
+  }
+}
+
+/**
+ * Flex: publishes the package the app ran before again (it was kept, already built), unless the platform still
+ * runs it (a publish that failed leaves it in place). A package setting removed for Flex stays removed: the
+ * platform does not support it, and its value is in the backup artifact.
+ */
+async function restoreRelease(
+  ctx: RunContext,
+  kudu: KuduApi | undefined,
+  args: {
+    journal: Journal;
+    kept: KeptRelease | undefined;
+    release?: { api: StorageApi; container: string };
+  },
+): Promise<Restoration> {
+  const removed = args.journal.settings
+    ? ' The settings removed for Flex stay removed (not supported there; the backup artifact holds their values).'
+    : '';
+  if (!args.journal.content)
+    return { outcome: 'nothing-changed', detail: `Nothing was published.${removed}` };
+  const kept = args.kept;
+  if (!kept) {
+    return {
+      outcome: 'not-restored',
+      detail: `The app had no released package before this run, so there is nothing to go back to: deploy a working package.${removed}`,
+    };
+  }
+  try {
+    if (args.release) {
+      const file = join(mkdtempSync(join(ctx.env.RUNNER_TEMP ?? tmpdir(), 'afpd-check-')), RELEASED_PACKAGE);
+      const now = await args.release.api
+        .download(args.release.container, RELEASED_PACKAGE, file)
+        .then(() => sha256File(file))
+        .catch(() => undefined);
+      if (now === kept.sha256)
+        return {
+          outcome: 'nothing-changed',
+          detail: `The app still runs its previous package (sha256 ${kept.sha256}).${removed}`,
+        };
+    }
+    if (!ctx.inputs.rollbackOnFailure) {
+      return {
+        outcome: 'not-attempted',
+        detail: `rollback-on-failure is off: the app runs what the failed deploy published; its previous package is '${kept.blob.blobName}' (rollback-to it).${removed}`,
+      };
+    }
+    if (!kudu) throw new Error('no Kudu client');
+    const deployment = await kudu.publish(kept.file, {
+      remoteBuild: false,
+      message: `Restore of the previous package after deployment ${ctx.deploymentId} failed (azure-functions-package-deploy)`,
+    });
+    const detail = `The previous package (sha256 ${kept.sha256}, kept as '${kept.blob.blobName}') was published again (Flex deployment ${deployment.id}).${removed}`;
+    ctx.logger.warning(`Rolled back: ${detail}`);
+    return { outcome: 'restored', detail };
+  } catch (error) {
+    return {
+      outcome: 'not-restored',
+      detail: `The previous package could not be published again (${redactSas(messageOf(error))}): rollback-to its stored copy '${kept.blob.blobName}'.${removed}`,
     };
   }
 }

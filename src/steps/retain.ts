@@ -14,7 +14,7 @@ import { packagesToDelete } from '../retention.js';
  */
 export async function retain(
   ctx: RunContext,
-  args: { storage: StorageApi; arm: { ref: SiteRef }; deployed: string; inspection: Inspection },
+  args: { storage: StorageApi; arm: { ref: SiteRef }; deployed: string[]; inspection: Inspection },
 ): Promise<string[]> {
   const { name: app, slot } = args.arm.ref;
   const container = ctx.inputs.storageContainer;
@@ -35,7 +35,7 @@ export async function retain(
       {
         keep: ctx.inputs.retainPackages,
         maxAgeDays: ctx.inputs.retainDays,
-        protect: previous ? [args.deployed, previous] : [args.deployed],
+        protect: previous ? [...args.deployed, previous] : args.deployed,
         now: ctx.now(),
       },
     );

@@ -1,5 +1,4 @@
 import type { AppServiceApi, SiteRef, SyncRoute } from '../azure/appservice.js';
-import { MANIFEST_SCHEMA, manifestBlobName, packageBlobName } from '../azure/layout.js';
 import type { StorageApi, StoredBlob } from '../azure/storage.js';
 import type { RunContext } from '../context.js';
 import { messageOf } from '../errors.js';
@@ -10,6 +9,7 @@ import { type Plan, RUN_FROM_PACKAGE } from '../plan.js';
 import { redactSas, sasSignatures, stripQuery } from '../redact.js';
 import { Deadline, retry, statusOf } from '../retry.js';
 import { sasExpiryWarning, writePackageSettings } from '../settings.js';
+import { storePackage } from '../store.js';
 
 export interface RunFromPackageResult {
   /** The stored package blob the app now runs from. */
@@ -19,22 +19,6 @@ export interface RunFromPackageResult {
   /** The new WEBSITE_RUN_FROM_PACKAGE value (a secret when it carries a SAS; masked). */
   setting: string;
   sasExpiresAt: string | undefined;
-}
-
-/** A stored package of this app and slot with the same content, if there is one. */
-async function findReusable(
-  storage: StorageApi,
-  container: string,
-  ref: SiteRef,
-  sha256: string,
-): Promise<StoredBlob | undefined> {
-  const blobs = await storage.list(container);
-  return blobs.find(
-    (b) =>
-      b.metadata.sha256 === sha256 &&
-      b.metadata.app?.toLowerCase() === ref.name.toLowerCase() &&
-      (b.metadata.slot ?? '') === (ref.slot ?? ''),
-  );
 }
 
 /**
@@ -57,50 +41,7 @@ export async function runFromPackage(
   const { ref } = args.arm;
   const container = inputs.storageContainer;
 
-  let blob: StoredBlob;
-  let reused = true;
-  if (pkg.kind === 'stored') blob = pkg.blob;
-  else {
-    const existing = await findReusable(storage, container, ref, pkg.sha256);
-    if (existing) {
-      logger.info(
-        `A package with sha256 ${pkg.sha256} is already stored as '${existing.blobName}': upload skipped.`,
-      );
-      blob = existing;
-    } else {
-      reused = false;
-      blob = await storage.upload({
-        container,
-        blobName: packageBlobName(ctx.deploymentId, ref.name, ref.slot),
-        file: pkg.path,
-        metadata: {
-          sha256: pkg.sha256,
-          app: ref.name,
-          ...(ref.slot ? { slot: ref.slot } : {}),
-          deploymentid: ctx.deploymentId,
-          deployedat: ctx.now().toISOString(),
-          ...(ctx.run.sha ? { commit: ctx.run.sha } : {}),
-          ...(ctx.run.id ? { run: `${ctx.run.id}.${ctx.run.attempt ?? '1'}` } : {}),
-        },
-      });
-      await storage.putJson(container, manifestBlobName(ctx.deploymentId), {
-        schema: MANIFEST_SCHEMA,
-        deploymentId: ctx.deploymentId,
-        app: ref.name,
-        slot: ref.slot,
-        resourceGroup: ref.resourceGroup,
-        package: {
-          blob: blob.blobName,
-          sha256: pkg.sha256,
-          size: pkg.size,
-          fileCount: pkg.fileCount,
-          functions: pkg.functions,
-        },
-        run: ctx.run,
-        time: ctx.now().toISOString(),
-      });
-    }
-  }
+  const { blob, reused } = await storePackage(ctx, storage, ref, pkg);
 
   let setting: string;
   let sasExpiresAt: string | undefined;
