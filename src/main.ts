@@ -85,7 +85,10 @@ export async function run(io: ActionIO = githubIO()): Promise<void> {
     );
     if (clients.mode !== 'zipdeploy' && applied.mode !== 'zipdeploy') {
       const deployed = [applied.blob.blobName, ...(kept ? [kept.blob.blobName] : [])];
-      keep('retained', await retain(ctx, { ...clients, deployed, inspection }));
+      keep(
+        'retained',
+        await retain(ctx, { ...clients, deployed, inspection, slots: plan.mode !== 'one-deploy' }),
+      );
     }
   } catch (error) {
     done.failure = error;

@@ -65,6 +65,8 @@ export interface AppServiceApi {
   restart(ref: SiteRef): Promise<void>;
   syncTriggers(ref: SiteRef, route: SyncRoute): Promise<void>;
   listFunctions(ref: SiteRef): Promise<string[]>;
+  /** The slot names of an app (production excluded). */
+  listSlots(ref: SiteRef): Promise<string[]>;
   /** The host's master key (a secret: masked here), for the host status. */
   masterKey(ref: SiteRef): Promise<string>;
 }
@@ -322,6 +324,20 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
       await callAzure(
         (signal) => raw('POST', `${sitePath(ref)}/${route}`, signal),
         base(`sync the triggers of ${describeSite(ref)}`, WRITE_TIMEOUT_MS),
+      );
+    },
+
+    async listSlots(ref) {
+      return callAzure(
+        async (abortSignal) => {
+          const names: string[] = [];
+          for await (const slot of web.listSlots(ref.resourceGroup, ref.name, { abortSignal })) {
+            const name = slot.name?.split('/').pop();
+            if (name) names.push(name);
+          }
+          return names;
+        },
+        base(`list the slots of ${ref.name}`),
       );
     },
 

@@ -157,7 +157,16 @@ export function createKuduApi(options: KuduOptions): KuduApi {
 
   function failIfNotOk(response: PipelineResponse, what: string): void {
     if (response.status < 400) return;
-    const text = redactSas((response.bodyAsText ?? '').replace(/\s+/g, ' ').trim().slice(0, 300));
+    // The front end of an SCM site with access restrictions answers "403 Ip Forbidden" with an HTML page and
+    // the refused address in x-ms-forbidden-ip.
+    const forbiddenIp = response.headers.get('x-ms-forbidden-ip');
+    const body = (response.bodyAsText ?? '')
+      .replace(/<[^>]+>/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim();
+    const text = redactSas(
+      `${forbiddenIp !== undefined ? `Ip Forbidden (${forbiddenIp}) ` : ''}${body}`.slice(0, 300),
+    );
     throw new HttpError(
       response.status,
       undefined,

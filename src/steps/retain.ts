@@ -1,4 +1,4 @@
-import type { SiteRef } from '../azure/appservice.js';
+import type { AppServiceApi, SiteRef } from '../azure/appservice.js';
 import { blobNameIn } from '../azure/layout.js';
 import type { StorageApi } from '../azure/storage.js';
 import type { RunContext } from '../context.js';
@@ -14,12 +14,23 @@ import { packagesToDelete } from '../retention.js';
  */
 export async function retain(
   ctx: RunContext,
-  args: { storage: StorageApi; arm: { ref: SiteRef }; deployed: string[]; inspection: Inspection },
+  args: {
+    storage: StorageApi;
+    arm: { api: AppServiceApi; ref: SiteRef };
+    deployed: string[];
+    inspection: Inspection;
+    /** Flex Consumption has no slots. */
+    slots: boolean;
+  },
 ): Promise<string[]> {
   const { name: app, slot } = args.arm.ref;
   const container = ctx.inputs.storageContainer;
-  const previous = blobNameIn(packageSetting(args.inspection.settings), args.storage.blobEndpoint, container);
+  const inContainer = (value: string | undefined) => blobNameIn(value, args.storage.blobEndpoint, container);
+  const previous = inContainer(packageSetting(args.inspection.settings));
   try {
+    // A swap moves WEBSITE_RUN_FROM_PACKAGE with the content: production may run a package deployed to a slot,
+    // so what any slot of the app (or production) runs stays.
+    const live = await referencedByApp(args.arm.api, args.arm.ref, args.slots);
     const blobs = await args.storage.list(container);
     const mine = blobs.filter(
       (b) =>
@@ -35,7 +46,11 @@ export async function retain(
       {
         keep: ctx.inputs.retainPackages,
         maxAgeDays: ctx.inputs.retainDays,
-        protect: previous ? [...args.deployed, previous] : args.deployed,
+        protect: [
+          ...args.deployed,
+          ...(previous ? [previous] : []),
+          ...live.flatMap((v) => inContainer(v) ?? []),
+        ],
         now: ctx.now(),
       },
     );
@@ -46,4 +61,16 @@ export async function retain(
     ctx.logger.warning(`Could not clean old packages: ${redactSas(messageOf(error))}`);
     return [];
   }
+}
+
+/** The package setting of production and of every slot of the app. */
+async function referencedByApp(
+  arm: AppServiceApi,
+  ref: SiteRef,
+  withSlots: boolean,
+): Promise<(string | undefined)[]> {
+  const slots = withSlots ? await arm.listSlots({ ...ref, slot: undefined }) : [];
+  const sites = [undefined, ...slots].filter((s) => s !== ref.slot);
+  const settings = await Promise.all(sites.map((s) => arm.listSettings({ ...ref, slot: s })));
+  return settings.map((s) => packageSetting(s));
 }
