@@ -39,6 +39,17 @@ function snapshot(root: string): string[] {
 }
 
 describe('packaging a folder', () => {
+  it.each([
+    ['.funcignore', { '.funcignore': '# keep it lean\n*.json\n' }, [], "pattern '*.json' in .funcignore"],
+    ['the exclude input', {}, ['host.*'], "pattern 'host.*' in the 'exclude' input"],
+  ] as const)('names the rule in %s that excludes host.json', async (_where, extra, exclude, rule) => {
+    const dir = writeTree(tempDir(), { 'host.json': '{"version":"2.0"}', 'F/function.json': '{}', ...extra });
+    const error = await build(dir, { exclude: [...exclude] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PackageError);
+    expect((error as Error).message).toContain(`has a host.json, but ${rule} leaves it out of the package`);
+    expect((error as Error).message).toMatch(/add '!host\.json' after it/);
+  });
+
   it('packages the v3 example with its function names and the local.settings.json warning', async () => {
     const r = await build(join(import.meta.dirname, '../../examples/hello-v3'));
     expect(r.source).toBe('folder');

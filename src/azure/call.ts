@@ -142,7 +142,7 @@ async function run<T>(
   try {
     return await retry(
       async (_attempt, deadlineSignal) => {
-        const perRequest = AbortSignal.timeout(Math.max(1, o.timeoutMs ?? READ_TIMEOUT_MS));
+        const perRequest = AbortSignal.timeout(Math.floor(Math.max(1, o.timeoutMs ?? READ_TIMEOUT_MS)));
         const signal = AbortSignal.any([deadlineSignal, perRequest]);
         try {
           return await fn(signal);

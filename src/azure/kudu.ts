@@ -86,8 +86,15 @@ const RUN_FROM_URL_CONFLICT = /Run-From-Zip is set to a remote URL/i;
 const LOCK_HELD = /deployment (is )?currently in progress|auto swap deployment currently ongoing/i;
 const DEPLOYER = 'azure-functions-package-deploy';
 
-/** A poll's probe: bounded on its own, so one hung status request cannot eat the whole budget. */
-const perRequest = (signal: AbortSignal) => AbortSignal.any([signal, AbortSignal.timeout(READ_TIMEOUT_MS)]);
+/**
+ * A poll's probe is bounded on its own, so one hung status request cannot eat the whole budget: 30 s, or a
+ * third of what is left when that is less (then the next probe still has time).
+ */
+const perRequest = (signal: AbortSignal, deadline: Deadline) =>
+  AbortSignal.any([
+    signal,
+    AbortSignal.timeout(Math.floor(Math.min(READ_TIMEOUT_MS, Math.max(2000, deadline.remaining() / 3)))),
+  ]);
 
 /** Basic auth for a publish profile or publishing credentials; the password was masked by whoever read it. */
 function basicAuthPolicy(userName: string, password: string) {
@@ -221,7 +228,10 @@ export function createKuduApi(options: KuduOptions): KuduApi {
       let last = '';
       await poll(
         async (_attempt, signal) => {
-          const seen = await getJson<Record<string, string>>('/api/settings', perRequest(signal));
+          const seen = await getJson<Record<string, string>>(
+            '/api/settings',
+            perRequest(signal, options.deadline),
+          );
           const behind = Object.entries(expected).filter(([name, value]) => seen[name] !== value);
           last = behind
             .map(
@@ -325,7 +335,7 @@ export function createKuduApi(options: KuduOptions): KuduApi {
         async (_attempt, signal) => {
           const response = await send(
             `/api/deployments/${encodeURIComponent(deploymentId)}`,
-            perRequest(signal),
+            perRequest(signal, options.deadline),
           );
           if (response.status === 404) {
             // Once seen, a 404 means the worker recycled and took the record with it.
@@ -428,7 +438,7 @@ export function createKuduApi(options: KuduOptions): KuduApi {
       let last: KuduDeployment | undefined;
       const result = await poll(
         async (_attempt, signal) => {
-          const response = await send(location, perRequest(signal));
+          const response = await send(location, perRequest(signal, options.deadline));
           if (response.status === 404) return undefined;
           failIfNotOk(response, 'deployment status');
           const raw = JSON.parse(response.bodyAsText ?? '{}') as {

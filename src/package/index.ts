@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { PackageError } from '../errors.js';
@@ -75,6 +76,15 @@ export async function buildPackage(o: BuildPackageOptions): Promise<PackageResul
     const outAbs = resolve(o.outDir);
     const rules = loadIgnoreRules(source, o.exclude);
     const { files, excludedLocalSettings } = collectFolder(source, rules, [outAbs]);
+    const hostRule = rules.excludedBy('host.json');
+    if (hostRule && !files.some((f) => f.name === 'host.json') && existsSync(join(source, 'host.json'))) {
+      throw new PackageError(
+        `The folder ${label} has a host.json, but ${hostRule} leaves it out of the package`,
+        {
+          fix: `Remove that pattern, or add '!host.json' after it: the Functions host needs host.json at the package root`,
+        },
+      );
+    }
     const report = await validateApp({
       names: files.map((f) => f.name),
       label: `the folder ${label}`,
