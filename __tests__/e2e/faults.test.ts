@@ -14,7 +14,7 @@ import {
   startE2ESandbox,
   storeLegacyPackage,
 } from './helpers.js';
-import { nodeSettings, seed } from './seed.js';
+import { seed } from './seed.js';
 
 /**
  * Requests that are never answered, refusals, and the wrong target, through dist/index.js: every run ends by its

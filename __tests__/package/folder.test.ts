@@ -43,7 +43,12 @@ describe('packaging a folder', () => {
     ['.funcignore', { '.funcignore': '# keep it lean\n*.json\n' }, [], "pattern '*.json' in .funcignore"],
     ['the exclude input', {}, ['host.*'], "pattern 'host.*' in the 'exclude' input"],
   ] as const)('names the rule in %s that excludes host.json', async (_where, extra, exclude, rule) => {
-    const dir = writeTree(tempDir(), { 'host.json': '{"version":"2.0"}', 'F/function.json': '{}', ...extra });
+    const dir = writeTree(tempDir(), {
+      'host.json': '{"version":"2.0"}',
+      'F/function.json': '{}',
+      'F/index.js': '',
+      ...extra,
+    });
     const error = await build(dir, { exclude: [...exclude] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PackageError);
     expect((error as Error).message).toContain(`has a host.json, but ${rule} leaves it out of the package`);

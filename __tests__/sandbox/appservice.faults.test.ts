@@ -342,7 +342,8 @@ describe('closing', () => {
     const started = Date.now();
     await other.close();
     expect(await Promise.all(pending)).toEqual(['failed', 'failed', 'failed']);
-    expect(Date.now() - started).toBeLessThan(2000);
+    // Promptly, not after a client's own timeout (tens of seconds), however loaded the machine.
+    expect(Date.now() - started).toBeLessThan(10_000);
     expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeLessThanOrEqual(
       timersBefore,
     );

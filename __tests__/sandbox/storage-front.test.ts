@@ -486,7 +486,8 @@ describe('storage front door: closing', () => {
     await second.close();
     expect(await hung).toBe('failed');
     expect(await delayed).toBe('failed');
-    expect(Date.now() - started).toBeLessThan(2000);
+    // Promptly, not after a client's own timeout (tens of seconds), however loaded the machine.
+    expect(Date.now() - started).toBeLessThan(10_000);
     expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeLessThanOrEqual(
       timersBefore,
     );

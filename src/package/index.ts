@@ -77,7 +77,12 @@ export async function buildPackage(o: BuildPackageOptions): Promise<PackageResul
     const rules = loadIgnoreRules(source, o.exclude);
     const { files, excludedLocalSettings } = collectFolder(source, rules, [outAbs]);
     const hostRule = rules.excludedBy('host.json');
-    if (hostRule && !files.some((f) => f.name === 'host.json') && existsSync(join(source, 'host.json'))) {
+    if (
+      hostRule &&
+      files.length > 0 &&
+      !files.some((f) => f.name === 'host.json') &&
+      existsSync(join(source, 'host.json'))
+    ) {
       throw new PackageError(
         `The folder ${label} has a host.json, but ${hostRule} leaves it out of the package`,
         {
