@@ -18,7 +18,7 @@ import { retain } from './steps/retain.js';
 import { runFromPackage } from './steps/run-from-package.js';
 import { verify } from './steps/verify.js';
 import { zipDeploy } from './steps/zipdeploy.js';
-import { type Clients, clientsFor, openStorage } from './wiring.js';
+import { type Clients, clientsFor, openStore } from './wiring.js';
 
 /**
  * The deploy, in order: inputs → connect → inspect → plan → package → back up → apply → verify → retain, then
@@ -39,7 +39,10 @@ export async function run(io: ActionIO = githubIO()): Promise<void> {
     const inspection = keep('inspection', await phase('inspect', () => inspect(ctx, connection)));
     // What cannot work stops here, before the package is even awaited; the package then settles the rest.
     const early = keep('plan', planDeployment(ctx.planInputs, inspection.app));
-    const stored = early.storage && openStorage(ctx, early.storage, inspection, connection);
+    const stored =
+      early.storage && connection.kind === 'arm'
+        ? openStore(ctx, early.storage, inspection, connection)
+        : undefined;
     const pkg = keep('package', await preparePackage(ctx, packaging, stored, early.mode));
     const plan = keep('plan', planDeployment(ctx.planInputs, inspection.app, factsOf(pkg)));
     for (const reason of plan.reasons) ctx.logger.info(`plan: ${reason}`);

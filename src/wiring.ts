@@ -9,6 +9,7 @@ import type { Inspection } from './model.js';
 import { type Connection, targetOf } from './model.js';
 import type { Plan } from './plan.js';
 import type { Deadline } from './retry.js';
+import { PackageStore } from './store.js';
 
 /** The ARM side of a run: the client on the run's deadline, and a factory for the restore's own deadline. */
 export interface ArmClients {
@@ -19,7 +20,7 @@ export interface ArmClients {
 
 /** The clients a plan's mode needs, opened once the plan is known; which exist is fixed by the mode. */
 export type Clients =
-  | { mode: 'run-from-package'; target: Target; arm: ArmClients; storage: StorageApi }
+  | { mode: 'run-from-package'; target: Target; arm: ArmClients; storage: StorageApi; store: PackageStore }
   | {
       mode: 'one-deploy';
       target: Target;
@@ -27,6 +28,7 @@ export type Clients =
       kudu: KuduApi;
       kuduOn(deadline: Deadline): KuduApi;
       storage: StorageApi;
+      store: PackageStore;
       /** The platform's deployment container, where released-package.zip is. */
       release: { api: StorageApi; container: string };
     }
@@ -38,6 +40,7 @@ export type Clients =
       kuduOn(deadline: Deadline): KuduApi;
       /** Set for rollback-to, whose package is in storage. */
       storage: StorageApi | undefined;
+      store: PackageStore | undefined;
       /** undefined with a publish profile: no settings change, no function listing, no restore. */
       arm: (ArmClients & { basicAuthKudu(): Promise<KuduApi | undefined> }) | undefined;
     };
@@ -71,6 +74,20 @@ export function openStorage(
   );
 }
 
+/** The package storage and the app's package store in it. */
+export function openStore(
+  ctx: RunContext,
+  choice: StorageChoice,
+  inspection: Inspection,
+  connection: Connection & { kind: 'arm' },
+): { storage: StorageApi; store: PackageStore } {
+  const storage = openStorage(ctx, choice, inspection, connection);
+  return {
+    storage,
+    store: new PackageStore(storage, ctx.inputs.storageContainer, connection.ref, ctx.logger),
+  };
+}
+
 export function clientsFor(
   ctx: RunContext,
   connection: Connection,
@@ -86,17 +103,13 @@ export function clientsFor(
       kuduOn: connection.kudu,
       arm: undefined,
       storage: undefined,
+      store: undefined,
     };
   }
   const arm: ArmClients = { api: connection.arm(ctx.deadline), ref: connection.ref, on: connection.arm };
   if (plan.mode === 'run-from-package') {
     if (!plan.storage) throw new PlanError('Internal: run-from-package without a storage choice');
-    return {
-      mode: 'run-from-package',
-      target,
-      arm,
-      storage: openStorage(ctx, plan.storage, inspection, connection),
-    };
+    return { mode: 'run-from-package', target, arm, ...openStore(ctx, plan.storage, inspection, connection) };
   }
   if (plan.mode === 'one-deploy') {
     if (!plan.storage || !plan.release) throw new PlanError('Internal: one-deploy without storage');
@@ -107,7 +120,7 @@ export function clientsFor(
       arm,
       kudu,
       kuduOn,
-      storage: openStorage(ctx, plan.storage, inspection, connection),
+      ...openStore(ctx, plan.storage, inspection, connection),
       release: {
         api: openStorage(ctx, plan.release.choice, inspection, connection),
         container: plan.release.container,
@@ -118,7 +131,9 @@ export function clientsFor(
   return {
     mode: 'zipdeploy',
     target,
-    storage: plan.storage && openStorage(ctx, plan.storage, inspection, connection),
+    ...(plan.storage
+      ? openStore(ctx, plan.storage, inspection, connection)
+      : { storage: undefined, store: undefined }),
     kudu,
     kuduOn,
     arm: {

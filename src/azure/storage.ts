@@ -9,7 +9,7 @@ import {
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
 import type { Logger } from '../logger.js';
-import { type Deadline, statusOf } from '../retry.js';
+import { type Deadline, isTransient, statusOf } from '../retry.js';
 import { type CallOptions, callAzure } from './call.js';
 
 /** How the action reaches the storage account; the key (a secret) was masked by whoever read it. */
@@ -36,11 +36,20 @@ export interface StorageApi {
     file: string;
     metadata: Record<string, string>;
   }): Promise<StoredBlob>;
-  putJson(container: string, blobName: string, value: unknown): Promise<void>;
+  /**
+   * Writes a JSON document. `ifMatch` writes only over that version, `ifNoneMatch: '*'` only when there is none:
+   * a lost race answers 412, which the caller re-reads and merges.
+   */
+  putJson(
+    container: string,
+    blobName: string,
+    value: unknown,
+    condition?: { ifMatch: string } | { ifNoneMatch: '*' },
+  ): Promise<void>;
   /** A blob's properties and metadata, or undefined when it does not exist. */
   get(container: string, blobName: string): Promise<StoredBlob | undefined>;
-  /** A stored JSON document, or undefined when absent. */
-  getJson(container: string, blobName: string): Promise<unknown>;
+  /** A stored JSON document and its ETag, or undefined when absent. */
+  getJson(container: string, blobName: string): Promise<{ value: unknown; etag: string } | undefined>;
   /** A read-only, HTTPS-only SAS URL valid from `startsOn` until `expiresOn`. */
   readSasUrl(container: string, blobName: string, startsOn: Date, expiresOn: Date): Promise<string>;
   delete(container: string, blobName: string): Promise<void>;
@@ -134,7 +143,7 @@ export function createStorageApi(access: StorageAccess, deadline: Deadline, logg
       return { blobName, url: blob.url, size: statSync(file).size, metadata };
     },
 
-    async putJson(containerName, blobName, value) {
+    async putJson(containerName, blobName, value, condition) {
       const c = await container(containerName);
       const body = `${JSON.stringify(value, null, 2)}\n`;
       await callAzure(
@@ -142,8 +151,13 @@ export function createStorageApi(access: StorageAccess, deadline: Deadline, logg
           c.getBlockBlobClient(blobName).upload(body, Buffer.byteLength(body), {
             blobHTTPHeaders: { blobContentType: 'application/json' },
             abortSignal,
+            ...(condition ? { conditions: condition } : {}),
           }),
-        base(`write '${containerName}/${blobName}'`),
+        // A conditional write is not retried here: a 412 means "read again and merge", the caller's business.
+        {
+          ...base(`write '${containerName}/${blobName}'`),
+          ...(condition ? { isRetryable: (e) => statusOf(e) !== 412 && isTransient(e) } : {}),
+        },
       );
     },
 
@@ -159,11 +173,20 @@ export function createStorageApi(access: StorageAccess, deadline: Deadline, logg
 
     async getJson(containerName, blobName) {
       const blob = service.getContainerClient(containerName).getBlobClient(blobName);
-      const bytes = await callAzure(
-        (abortSignal) => absentOn404(blob.downloadToBuffer(0, undefined, { abortSignal })),
+      return callAzure(
+        (abortSignal) =>
+          absentOn404(
+            blob.download(0, undefined, { abortSignal }).then(async (response) => {
+              const chunks: Buffer[] = [];
+              for await (const chunk of response.readableStreamBody ?? []) chunks.push(chunk as Buffer);
+              return {
+                value: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown,
+                etag: response.etag ?? '',
+              };
+            }),
+          ),
         base(`read '${containerName}/${blobName}'`),
       );
-      return bytes ? (JSON.parse(bytes.toString('utf8')) as unknown) : undefined;
     },
 
     async readSasUrl(containerName, blobName, startsOn, expiresOn) {

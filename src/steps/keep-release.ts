@@ -6,7 +6,7 @@ import { packageBlobName } from '../azure/layout.js';
 import type { StorageApi } from '../azure/storage.js';
 import type { RunContext } from '../context.js';
 import { type KeptRelease, RELEASED_PACKAGE } from '../model.js';
-import { findReusable, sha256File } from '../store.js';
+import { entryOf, type PackageStore, sha256File } from '../store.js';
 
 /**
  * Copies the package a Flex app runs (`released-package.zip` in its deployment container) into the package
@@ -15,7 +15,12 @@ import { findReusable, sha256File } from '../store.js';
  */
 export async function keepRelease(
   ctx: RunContext,
-  args: { release: { api: StorageApi; container: string }; storage: StorageApi; arm: { ref: SiteRef } },
+  args: {
+    release: { api: StorageApi; container: string };
+    storage: StorageApi;
+    store: PackageStore;
+    arm: { ref: SiteRef };
+  },
 ): Promise<KeptRelease | undefined> {
   const { ref } = args.arm;
   const current = await args.release.api.get(args.release.container, RELEASED_PACKAGE);
@@ -26,17 +31,11 @@ export async function keepRelease(
   const file = join(mkdtempSync(join(ctx.env.RUNNER_TEMP ?? tmpdir(), 'afpd-release-')), RELEASED_PACKAGE);
   await args.release.api.download(args.release.container, RELEASED_PACKAGE, file);
   const sha256 = await sha256File(file);
-  const container = ctx.inputs.storageContainer;
-  const stored = (await args.storage.list(container)).find(
-    (b) =>
-      b.metadata.app?.toLowerCase() === ref.name.toLowerCase() &&
-      (b.metadata.releasedsha256 === sha256 || b.metadata.sha256 === sha256),
-  );
-  const blob =
-    stored ??
-    (await findReusable(args.storage, container, ref, sha256)) ??
-    (await args.storage.upload({
-      container,
+  const known = await args.store.findBySha(sha256);
+  let blob = known && (await args.store.blob(known).catch(() => undefined));
+  if (!blob) {
+    blob = await args.storage.upload({
+      container: ctx.inputs.storageContainer,
       blobName: packageBlobName(ctx.deploymentId, ref.name, undefined).replace(/\.zip$/, '.previous.zip'),
       file,
       metadata: {
@@ -44,9 +43,11 @@ export async function keepRelease(
         releasedsha256: sha256,
         app: ref.name,
         deploymentid: ctx.deploymentId,
-        kept: 'released-package',
+        kept: 'true',
       },
-    }));
+    });
+    await args.store.record({ ...entryOf(blob), kept: true, releasedSha256: sha256 });
+  }
   ctx.logger.info(
     `Kept the package the app runs now (${RELEASED_PACKAGE}, sha256 ${sha256}) as '${blob.blobName}'.`,
   );

@@ -10,7 +10,7 @@ import type { Journal } from '../journal.js';
 import { type Inspection, type KeptRelease, type Package, RELEASED_PACKAGE } from '../model.js';
 import type { Plan } from '../plan.js';
 import { PACKAGE_SETTINGS, writePackageSettings } from '../settings.js';
-import { sha256File, storePackage } from '../store.js';
+import { type PackageStore, sha256File, storePackage } from '../store.js';
 
 export interface OneDeployResult {
   /** The package in the store (what rollback-to and retention see). */
@@ -39,23 +39,22 @@ export async function oneDeploy(
     kudu: KuduApi;
     arm: { api: AppServiceApi; ref: SiteRef };
     storage: StorageApi;
+    store: PackageStore;
     release: { api: StorageApi; container: string };
     kept: KeptRelease | undefined;
   },
 ): Promise<OneDeployResult> {
   const { plan, pkg, journal, kudu, kept } = args;
   const { ref } = args.arm;
-  const { blob, reused } = await storePackage(ctx, args.storage, ref, pkg, {
-    remotebuild: String(plan.remoteBuild),
-  });
+  const { blob, reused, entry } = await storePackage(ctx, args.store, args.storage, ref, pkg);
   const live = kept?.sha256;
   const changes = plan.patch.remove.length > 0;
   // The same package, published the same way: as it is (the platform runs exactly it), or built remotely last time
   // into what the platform runs now.
-  const sameBuild = (blob.metadata.remotebuild === 'true') === plan.remoteBuild;
+  const sameBuild = (entry.remoteBuild ?? false) === plan.remoteBuild;
   const unchanged =
     live !== undefined &&
-    ((!plan.remoteBuild && live === pkg.sha256) || (sameBuild && live === blob.metadata.releasedsha256));
+    ((!plan.remoteBuild && live === pkg.sha256) || (sameBuild && live === entry.releasedSha256));
   if (unchanged && !changes) {
     ctx.logger.info(
       `The app already runs this package (${RELEASED_PACKAGE} sha256 ${live}): nothing is published.`,
@@ -75,7 +74,7 @@ export async function oneDeploy(
   }
   const file = pkg.kind === 'stored' ? await fetch(ctx, args.storage, blob) : pkg.path;
   // A stored package is published as it was the first time: rebuilt if it was built remotely then.
-  const remoteBuild = pkg.kind === 'stored' ? blob.metadata.remotebuild === 'true' : plan.remoteBuild;
+  const remoteBuild = pkg.kind === 'stored' ? (entry.remoteBuild ?? false) : plan.remoteBuild;
   journal.contentSent('release');
   const deployment = await kudu.publish(file, {
     remoteBuild,
@@ -84,16 +83,7 @@ export async function oneDeploy(
   if (deployment.status === 4) ctx.logger.info(`Flex deployment ${deployment.id} succeeded.`);
   // What the platform runs after a remote build is not what was sent: remember it, so an unchanged rerun is known.
   const released = remoteBuild ? await releasedSha(ctx, args.release) : pkg.sha256;
-  if (
-    released &&
-    (blob.metadata.releasedsha256 !== released || blob.metadata.remotebuild !== String(remoteBuild))
-  ) {
-    await args.storage.setMetadata(ctx.inputs.storageContainer, blob.blobName, {
-      ...blob.metadata,
-      releasedsha256: released,
-      remotebuild: String(remoteBuild),
-    });
-  }
+  if (released) await args.store.record({ ...entry, releasedSha256: released, remoteBuild });
   return { blob, reused, unchanged: false, kuduDeploymentId: deployment.id, setting: undefined };
 }
 

@@ -1,13 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  deploymentIdOf,
-  MANIFEST_SCHEMA,
-  manifestBlobName,
-  packageBlobName,
-  parseBlobUrl,
-} from '../azure/layout.js';
+import { deploymentIdOf, packageBlobName, parseBlobUrl } from '../azure/layout.js';
 import type { StorageApi } from '../azure/storage.js';
 import type { RunContext } from '../context.js';
 import { ActionError, PlanError, wrap } from '../errors.js';
@@ -16,6 +10,7 @@ import type { Logger } from '../logger.js';
 import type { BuiltPackage, Package, StoredPackage } from '../model.js';
 import { buildPackage } from '../package/index.js';
 import { redactSas } from '../redact.js';
+import type { ManifestEntry, PackageStore } from '../store.js';
 
 /** Builds and validates the package; a package that does not validate stops the run before any write. */
 export async function buildAppPackage(
@@ -47,22 +42,18 @@ export async function buildAppPackage(
   };
 }
 
-/** The manifest entry of a deployment, as far as rollback-to needs it. */
-interface ManifestView {
-  schema?: string;
-  package?: { fileCount?: number; functions?: string[] };
-}
-
-/** Finds the package named by rollback-to: a deployment id, or a blob URL in the package container. */
+/** Finds the package named by rollback-to: a deployment id (its manifest entry for this app), or a blob URL. */
 export async function findStoredPackage(args: {
   rollbackTo: string;
   app: string;
   slot: string | undefined;
+  store: PackageStore;
   storage: StorageApi;
   container: string;
 }): Promise<StoredPackage> {
-  const { rollbackTo, storage, container } = args;
+  const { rollbackTo, store, storage, container } = args;
   let blobName: string;
+  let entry: ManifestEntry | undefined;
   if (/^https:\/\//i.test(rollbackTo)) {
     const location = parseBlobUrl(rollbackTo);
     const inOurs =
@@ -75,28 +66,26 @@ export async function findStoredPackage(args: {
       );
     }
     blobName = location.name;
+    entry = await store.manifestEntry(deploymentIdOf(blobName) ?? '');
   } else {
-    blobName = packageBlobName(rollbackTo, args.app, args.slot);
+    // A reused package was recorded under the deployment id too: the manifest entry points at its blob.
+    entry = await store.manifestEntry(rollbackTo);
+    blobName = entry?.package.blob ?? packageBlobName(rollbackTo, args.app, args.slot);
   }
   const blob = await storage.get(container, blobName);
   if (!blob) {
     throw new ActionError(`No stored package '${container}/${blobName}' to roll back to`, {
-      fix: `List the deployment ids under '${container}/' (one folder per deployment), or check storage-account and slot-name`,
+      fix: `Run the action with operation: status to list the app's stored deployments, or check storage-account and slot-name`,
     });
   }
-  const deploymentId = deploymentIdOf(blobName) ?? rollbackTo;
-  const manifest = (await storage.getJson(container, manifestBlobName(deploymentId))) as
-    | ManifestView
-    | undefined;
-  const fromManifest = manifest?.schema === MANIFEST_SCHEMA ? manifest.package : undefined;
   return {
     kind: 'stored',
     blob,
-    deploymentId,
-    sha256: blob.metadata.sha256 ?? '',
+    deploymentId: deploymentIdOf(blobName) ?? rollbackTo,
+    sha256: blob.metadata.sha256 ?? entry?.package.sha256 ?? '',
     size: blob.size,
-    fileCount: fromManifest?.fileCount ?? 0,
-    functions: fromManifest?.functions ?? [],
+    fileCount: entry?.package.fileCount ?? 0,
+    functions: entry?.package.functions ?? [],
   };
 }
 
@@ -123,24 +112,25 @@ export function startPackaging(
 export async function preparePackage(
   ctx: RunContext,
   packaging: Promise<BuiltPackage> | undefined,
-  storage: StorageApi | undefined,
+  stored: { store: PackageStore; storage: StorageApi } | undefined,
   mode: 'zipdeploy' | 'run-from-package' | 'one-deploy',
 ): Promise<Package> {
   if (packaging) return packaging;
   const { rollbackTo, appName, slot, storageContainer } = ctx.inputs;
-  if (!rollbackTo || !storage) throw new PlanError('Internal: rollback-to needs the package storage');
-  const stored = await findStoredPackage({
+  if (!rollbackTo || !stored) throw new PlanError('Internal: rollback-to needs the package storage');
+  const { storage } = stored;
+  const pkg = await findStoredPackage({
     rollbackTo,
     app: appName,
     slot,
-    storage,
+    ...stored,
     container: storageContainer,
   });
-  if (mode !== 'zipdeploy') return stored;
+  if (mode !== 'zipdeploy') return pkg;
   const path = join(mkdtempSync(join(ctx.env.RUNNER_TEMP ?? tmpdir(), 'afpd-rollback-')), 'package.zip');
-  await storage.download(storageContainer, stored.blob.blobName, path);
-  ctx.logger.info(`Fetched the stored package '${stored.blob.blobName}' to zip-deploy it.`);
-  return { ...stored, kind: 'fetched', path };
+  await storage.download(storageContainer, pkg.blob.blobName, path);
+  ctx.logger.info(`Fetched the stored package '${pkg.blob.blobName}' to zip-deploy it.`);
+  return { ...pkg, kind: 'fetched', path };
 }
 
 /** What the plan needs to know of a package. */

@@ -1,12 +1,12 @@
 import type { AppServiceApi, SiteRef } from '../azure/appservice.js';
 import { blobNameIn } from '../azure/layout.js';
-import type { StorageApi } from '../azure/storage.js';
 import type { RunContext } from '../context.js';
 import { messageOf } from '../errors.js';
 import type { Inspection } from '../model.js';
 import { packageSetting } from '../plan.js';
 import { redactSas } from '../redact.js';
 import { packagesToDelete } from '../retention.js';
+import type { PackageStore } from '../store.js';
 
 /**
  * Deletes the app's old packages: the flow lists, the pure rule decides, the client deletes. Never the package
@@ -15,7 +15,7 @@ import { packagesToDelete } from '../retention.js';
 export async function retain(
   ctx: RunContext,
   args: {
-    storage: StorageApi;
+    store: PackageStore;
     arm: { api: AppServiceApi; ref: SiteRef };
     deployed: string[];
     inspection: Inspection;
@@ -23,25 +23,19 @@ export async function retain(
     slots: boolean;
   },
 ): Promise<string[]> {
-  const { name: app, slot } = args.arm.ref;
   const container = ctx.inputs.storageContainer;
-  const inContainer = (value: string | undefined) => blobNameIn(value, args.storage.blobEndpoint, container);
+  const inContainer = (value: string | undefined) => blobNameIn(value, args.store.blobEndpoint, container);
   const previous = inContainer(packageSetting(args.inspection.settings));
   try {
     // A swap moves WEBSITE_RUN_FROM_PACKAGE with the content: production may run a package deployed to a slot,
     // so what any slot of the app (or production) runs stays.
     const live = await referencedByApp(args.arm.api, args.arm.ref, args.slots);
-    const blobs = await args.storage.list(container);
-    const mine = blobs.filter(
-      (b) =>
-        b.metadata.sha256 &&
-        b.metadata.app?.toLowerCase() === app.toLowerCase() &&
-        (b.metadata.slot ?? '') === (slot ?? ''),
-    );
+    // The same index read that found a reusable package: no listing of the container.
+    const mine = await args.store.packages();
     const doomed = packagesToDelete(
-      mine.map((b) => {
-        const at = b.metadata.deployedat ? new Date(b.metadata.deployedat) : undefined;
-        return { blobName: b.blobName, deployedAt: at && !Number.isNaN(at.getTime()) ? at : undefined };
+      mine.map((e) => {
+        const at = e.deployedAt ? new Date(e.deployedAt) : undefined;
+        return { blobName: e.blob, deployedAt: at && !Number.isNaN(at.getTime()) ? at : undefined };
       }),
       {
         keep: ctx.inputs.retainPackages,
@@ -54,7 +48,7 @@ export async function retain(
         now: ctx.now(),
       },
     );
-    for (const name of doomed) await args.storage.delete(container, name);
+    await args.store.remove(doomed);
     if (doomed.length) ctx.logger.info(`Deleted ${doomed.length} old package(s): ${doomed.join(', ')}`);
     return doomed;
   } catch (error) {

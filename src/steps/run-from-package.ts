@@ -9,7 +9,7 @@ import { type Plan, RUN_FROM_PACKAGE } from '../plan.js';
 import { redactSas, sasSignatures, stripQuery } from '../redact.js';
 import { Deadline, retry, statusOf } from '../retry.js';
 import { sasExpiryWarning, writePackageSettings } from '../settings.js';
-import { storePackage } from '../store.js';
+import { type PackageStore, storePackage } from '../store.js';
 
 export interface RunFromPackageResult {
   /** The stored package blob the app now runs from. */
@@ -34,6 +34,7 @@ export async function runFromPackage(
     journal: Journal;
     arm: { api: AppServiceApi; ref: SiteRef };
     storage: StorageApi;
+    store: PackageStore;
   },
 ): Promise<RunFromPackageResult> {
   const { pkg, storage } = args;
@@ -41,7 +42,7 @@ export async function runFromPackage(
   const { ref } = args.arm;
   const container = inputs.storageContainer;
 
-  const { blob, reused } = await storePackage(ctx, storage, ref, pkg);
+  const { blob, reused } = await storePackage(ctx, args.store, storage, ref, pkg);
 
   let setting: string;
   let sasExpiresAt: string | undefined;
