@@ -54,3 +54,26 @@ export async function storeLegacyPackage(
   );
   return `${blob.url}?${sas.toString()}`;
 }
+
+/**
+ * Ages a package URL's SAS: the same blob, re-signed with the account key to expire at `expiresOn`, as a URL
+ * written a year ago looks today. The sandbox's way to show rotation without waiting a year.
+ */
+export function resignSas(url: string, expiresOn: Date): string {
+  const parsed = new URL(url);
+  const [, , container, ...name] = parsed.pathname.split('/');
+  if (!container || name.length === 0)
+    throw new Error(`not a path-style blob URL: ${parsed.origin}${parsed.pathname}`);
+  const sas = generateBlobSASQueryParameters(
+    {
+      containerName: container,
+      blobName: decodeURIComponent(name.join('/')),
+      permissions: BlobSASPermissions.parse('r'),
+      protocol: SASProtocol.Https,
+      startsOn: new Date(expiresOn.getTime() - 400 * 86_400_000),
+      expiresOn,
+    },
+    new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
+  );
+  return `${parsed.origin}${parsed.pathname}?${sas.toString()}`;
+}

@@ -49,6 +49,17 @@ export class AzureError extends ActionError {
   }
 }
 
+/** What the app runs is not what was deployed (status, rotate-sas): the short code is an output. */
+export class DriftError extends ActionError {
+  constructor(
+    readonly drift: string,
+    message: string,
+    fix: string,
+  ) {
+    super(message, { fix });
+  }
+}
+
 /** The deployment ran but the app did not come up as expected (functions missing, deployment failed). */
 export class VerificationError extends ActionError {}
 

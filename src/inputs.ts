@@ -31,12 +31,18 @@ export const Inputs = {
   Timeout: 'timeout',
   ResourceManagerEndpoint: 'resource-manager-endpoint',
   RemoteBuild: 'remote-build',
+  Operation: 'operation',
+  RotateWithin: 'rotate-within',
+  FailOnDrift: 'fail-on-drift',
+  History: 'history',
 } as const;
 
 export type DeployMode = 'auto' | 'zipdeploy' | 'run-from-package';
 export type OnConflict = 'backup-and-replace' | 'fail';
 export type PackageAccess = 'sas' | 'managed-identity';
 export type RemoteBuild = 'auto' | 'true' | 'false';
+/** `deploy` (and rollback-to); `rotate-sas` re-signs the live package URL when due; `status` changes nothing. */
+export type OperationInput = 'deploy' | 'rotate-sas' | 'status';
 
 export interface PublishProfile {
   /** Kudu origin, e.g. https://app.scm.azurewebsites.net */
@@ -70,6 +76,13 @@ export function checkProfileTarget(profile: PublishProfile, appName: string, slo
 }
 
 export interface ActionInputs {
+  operation: OperationInput;
+  /** rotate-sas: rotate when the live SAS expires sooner than this (milliseconds); status: warn within it. */
+  rotateWithinMs: number;
+  /** status: exit non-zero when drift is found. */
+  failOnDrift: boolean;
+  /** status: how many stored deployments the history table lists. */
+  history: number;
   /** Function App name. */
   appName: string;
   /** Resource group; undefined means "look the app up in the subscription". */
@@ -319,7 +332,32 @@ export function getInputs(read: InputReader): ActionInputs {
     });
   }
 
+  const operation = choice<OperationInput>(
+    read(Inputs.Operation),
+    Inputs.Operation,
+    ['deploy', 'rotate-sas', 'status'],
+    'deploy',
+  );
+  if (operation !== 'deploy' && rollbackTo) {
+    throw new InputError(`Input '${Inputs.RollbackTo}' belongs to operation deploy, not ${operation}`, {
+      fix: `Remove ${Inputs.RollbackTo}, or set ${Inputs.Operation}: deploy`,
+    });
+  }
+  if (operation !== 'deploy' && publishProfile) {
+    throw new InputError(
+      `Operation ${operation} reads the app through ARM, which a publish profile does not give`,
+      {
+        fix: 'Log in with azure/login instead of a publish profile',
+      },
+    );
+  }
+  const rotateWithinMs = parseDuration(read(Inputs.RotateWithin) || '30d', Inputs.RotateWithin);
+
   return {
+    operation,
+    rotateWithinMs,
+    failOnDrift: bool(read(Inputs.FailOnDrift), Inputs.FailOnDrift, false),
+    history: int(read(Inputs.History), Inputs.History, 10, 1, 100),
     appName,
     resourceGroup: optional(read(Inputs.ResourceGroup)),
     subscriptionId,

@@ -16,7 +16,7 @@ export const USER_DELEGATION_SAS_LIMIT_MS = 7 * 86_400_000;
 export type Hosting = 'consumption' | 'elastic-premium' | 'flex-consumption' | 'dedicated';
 export type Os = 'linux' | 'windows';
 export type Mode = 'zipdeploy' | 'run-from-package' | 'one-deploy';
-export type Operation = 'deploy' | 'rollback-to';
+export type Operation = 'deploy' | 'rollback-to' | 'rotate-sas' | 'status';
 
 /** What inspection found; everything the plan depends on. */
 export interface AppState {
@@ -75,6 +75,17 @@ export interface Plan {
   remoteBuild: boolean;
   /** one-deploy: the platform's deployment container, whose released-package.zip is kept before a publish. */
   release: { choice: StorageChoice; container: string } | undefined;
+  /** rotate-sas: whether the live SAS is due, and for which blob. */
+  rotation: Rotation | undefined;
+}
+
+export interface Rotation {
+  state: 'due' | 'not-due' | 'nothing-to-rotate';
+  /** The live SAS's expiry, when it has one. */
+  expiresAt: string | undefined;
+  /** The blob the live URL points at (in the account the action signs for), and its container. */
+  blob: string | undefined;
+  container: string | undefined;
 }
 
 export function classifyHosting(siteSku: string): Hosting {
@@ -356,6 +367,7 @@ export function planDeployment(inputs: PlanInputs, app: AppState, pkg?: PackageF
     syncRoute,
     remoteBuild: wantsBuild,
     release: undefined,
+    rotation: undefined,
   };
 }
 
@@ -444,6 +456,7 @@ function planFlex(inputs: PlanInputs, app: AppState, reasons: string[], pkg: Pac
     syncRoute: 'syncfunctiontriggers',
     remoteBuild: wantsBuild,
     release,
+    rotation: undefined,
   };
 }
 
@@ -458,7 +471,7 @@ export function flexHasNoSlots(slot: string): PlanError {
 }
 
 /** How the action reads the platform's deployment container: the connection string the app names, or Entra ID. */
-function flexRelease(flex: FlexConfig, app: AppState): Plan['release'] {
+export function flexRelease(flex: FlexConfig, app: AppState): Plan['release'] {
   const url = flex.containerUrl;
   const slash = url.lastIndexOf('/');
   const container = url.slice(slash + 1);
@@ -548,6 +561,7 @@ function planWithPublishProfile(
     syncRoute: 'syncfunctiontriggers',
     remoteBuild: false,
     release: undefined,
+    rotation: undefined,
   };
 }
 
@@ -603,7 +617,7 @@ export function chooseStorage(
   );
 }
 
-function describeStorage(s: StorageChoice): string {
+export function describeStorage(s: StorageChoice): string {
   return s.kind === 'shared-key'
     ? `Packages are stored in account '${s.accountName}' with the account key from ${s.from === 'AzureWebJobsStorage' ? "the app's AzureWebJobsStorage" : 'storage-connection-string'}.`
     : `Packages are stored in account '${s.accountName}' (from ${s.from}) with Entra ID as the logged-in identity (needs Storage Blob Data Contributor).`;

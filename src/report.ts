@@ -21,6 +21,9 @@ export function outputsOf(r: RunResult): Record<string, string> {
     'kudu-deployment-id': r.kuduDeploymentId,
     'app-url': r.appUrl,
     'template-path': r.templatePath,
+    rotated: r.rotated === undefined ? undefined : String(r.rotated),
+    drift: r.drift,
+    'live-deployment-id': r.check?.deployment?.deploymentId,
   };
   return Object.fromEntries(
     Object.entries(out).flatMap(([k, v]) => (v === undefined ? [] : [[k, redactSas(v)]])),
@@ -37,8 +40,13 @@ function formatBytes(n: number | undefined): string {
 const code = (s: string | undefined) => (s ? `\`${redactSas(s).replace(/`/g, "'")}\`` : '—');
 
 function headline(r: RunResult): string {
+  if (r.operation === 'status' && !r.error)
+    return r.drift === 'none' ? '✅ status: no drift' : `⚠️ status: drift ${r.drift}`;
   if (r.status === 'dry-run') return '📝 dry run, nothing changed';
+  if (r.operation === 'rotate-sas' && r.status === 'succeeded')
+    return r.rotated ? '🔁 SAS rotated' : '✅ SAS rotation not needed';
   if (r.status === 'succeeded') return '✅ deployed';
+  if (r.drift) return `❌ stopped on drift ${r.drift}, nothing was changed`;
   switch (r.restoration?.outcome) {
     case 'restored':
       return '❌ failed, previous package restored';
@@ -93,6 +101,7 @@ export function summaryMarkdown(r: RunResult): string {
     ['App', r.appUrl ?? '—'],
   ];
   lines.push('| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`), '');
+  if (r.check) lines.push(...statusMarkdown(r.check));
   const phases = Object.entries(r.timingsMs);
   if (phases.length) {
     lines.push(
@@ -106,6 +115,39 @@ export function summaryMarkdown(r: RunResult): string {
   }
   if (r.warnings.length) lines.push('**Warnings**', '', ...r.warnings.map((w) => `- ${redactSas(w)}`), '');
   return lines.join('\n');
+}
+
+function statusMarkdown(c: NonNullable<RunResult['check']>): string[] {
+  const cell = (v: string | undefined) => (v ? v.replace(/\|/g, '\\|') : '—');
+  const lines = [
+    '**Status**',
+    '',
+    '| | |',
+    '|---|---|',
+    `| Drift | \`${c.drift}\` |`,
+    `| Live package | ${code(c.live)} |`,
+    `| Live deployment | ${c.deployment ? `\`${c.deployment.deploymentId}\` (sha256 \`${c.deployment.sha256.slice(0, 12)}…\`)` : "not one of this action's"} |`,
+    `| Content | ${c.content ? `${c.content.exists ? (c.content.matches === false ? 'does NOT match the record' : c.content.matches ? 'matches the record' : 'unknown') : 'missing'} (${c.content.how})` : '—'} |`,
+    `| SAS expires | ${c.sas ? `${c.sas.expiresAt} (${c.sas.daysLeft} days left)` : '—'} |`,
+    `| Functions listed | ${c.functions.listed.length ? c.functions.listed.map((f) => `\`${f}\``).join(', ') : 'none'}${c.functions.missing.length ? `; missing ${c.functions.missing.map((f) => `\`${f}\``).join(', ')}` : ''} |`,
+    `| Host | ${c.host ? `${c.host.state}${c.host.errors.length ? `: ${cell(c.host.errors.join('; '))}` : ''}` : '—'} |`,
+    '',
+  ];
+  if (c.findings.length) lines.push(...c.findings.map((f) => `- ${redactSas(f)}`), '');
+  if (c.history.length) {
+    lines.push(
+      '**Stored deployments** (newest first; pass one as `rollback-to`)',
+      '',
+      '| deployment id | time | commit | sha256 | size | live |',
+      '|---|---|---|---|---|---|',
+      ...c.history.map(
+        (h) =>
+          `| \`${h.deploymentId}\` | ${h.deployedAt ?? '—'} | ${h.commit ? `\`${h.commit.slice(0, 7)}\`` : '—'} | \`${h.sha256.slice(0, 12)}…\` | ${formatBytes(h.size)} | ${h.live ? '✅ live' : ''} |`,
+      ),
+      '',
+    );
+  }
+  return lines;
 }
 
 /** Writes outputs and the job summary; a failure to write the summary is a warning, never the run's failure. */

@@ -1,7 +1,7 @@
 import type { StoredArtifact } from './artifacts.js';
 import type { RunContext } from './context.js';
 import { type Outcome, RECORD_SCHEMA, type RecordDocument, type Target } from './documents.js';
-import { ActionError, messageOf } from './errors.js';
+import { ActionError, DriftError, messageOf } from './errors.js';
 import { GuardedFailure } from './guard.js';
 import { type Connection, type Inspection, type KeptRelease, type Package, targetOf } from './model.js';
 import { type Plan, packageSetting, RUN_FROM_PACKAGE } from './plan.js';
@@ -10,6 +10,7 @@ import { sasExpiryWarning } from './settings.js';
 import type { OneDeployResult } from './steps/one-deploy.js';
 import type { Restoration } from './steps/restore.js';
 import type { RunFromPackageResult } from './steps/run-from-package.js';
+import type { StatusReport } from './steps/status.js';
 import type { Verified } from './steps/verify.js';
 import type { ZipDeployResult } from './steps/zipdeploy.js';
 
@@ -29,6 +30,7 @@ export interface Done {
   backup?: StoredArtifact | undefined;
   applied?: Applied;
   verified?: Verified;
+  status?: StatusReport;
   retained?: string[];
   record?: StoredArtifact | undefined;
   failure?: unknown;
@@ -79,6 +81,12 @@ export interface RunResult {
   warnings: string[];
   timingsMs: Record<string, number>;
   error: string | undefined;
+  operation: string | undefined;
+  /** rotate-sas: whether the SAS was re-signed. */
+  rotated: boolean | undefined;
+  /** status (and a rotate-sas stopped by drift): the short drift code. */
+  drift: string | undefined;
+  check: StatusReport | undefined;
 }
 
 export function restorationOf(failure: unknown): Restoration | undefined {
@@ -145,7 +153,10 @@ export function assemble(done: Done): RunResult {
     packageFileCount: pkg?.fileCount,
     packageReused: applied && applied.mode !== 'zipdeploy' ? applied.reused : undefined,
     templatePath: pkg?.kind === 'built' ? pkg.templatePath : undefined,
-    sasExpiresAt: applied?.mode === 'run-from-package' ? applied.sasExpiresAt : undefined,
+    sasExpiresAt:
+      (applied?.mode === 'run-from-package' ? applied.sasExpiresAt : undefined) ??
+      done.plan?.rotation?.expiresAt ??
+      done.status?.sas?.expiresAt,
     kuduDeploymentId: applied && applied.mode !== 'run-from-package' ? applied.kuduDeploymentId : undefined,
     functions: done.verified?.functions,
     backupArtifact: done.backup,
@@ -154,6 +165,10 @@ export function assemble(done: Done): RunResult {
     warnings: warningsOf(done),
     timingsMs: done.timingsMs,
     error: done.failure ? failureMessage(done.failure) : undefined,
+    operation: done.plan?.operation ?? ctx?.inputs.operation,
+    rotated: done.plan?.operation === 'rotate-sas' ? done.verified !== undefined : undefined,
+    drift: done.failure instanceof DriftError ? done.failure.drift : done.status?.drift,
+    check: done.status,
   };
 }
 

@@ -171,3 +171,20 @@ function kuduClients(ctx: RunContext, connection: Connection & { kind: 'arm' }, 
     });
   return { kudu: kuduOn(ctx.deadline), kuduOn, origin };
 }
+
+/** What `status` reads: ARM, the package store, Kudu for an =1 app's package, and a Flex app's deployment container. */
+export function statusClients(
+  ctx: RunContext,
+  connection: Connection & { kind: 'arm' },
+  inspection: Inspection,
+  plan: Plan,
+) {
+  const arm = { api: connection.arm(ctx.deadline), ref: connection.ref };
+  const packages = plan.storage ? openStore(ctx, plan.storage, inspection, connection) : undefined;
+  const kudu = inspection.site?.scmHost ? kuduClients(ctx, connection, inspection).kudu : undefined;
+  const release = plan.release && {
+    api: openStorage(ctx, plan.release.choice, inspection, connection),
+    container: plan.release.container,
+  };
+  return { inspection, arm, packages, kudu, release };
+}

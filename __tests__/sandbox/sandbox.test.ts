@@ -316,3 +316,28 @@ describe('startSandbox: loopback only', () => {
     expect(childTargets.filter((c) => !/^(127\.0\.0\.1|localhost|::1):\d+$/.test(c))).toEqual([]);
   });
 });
+
+describe('the control endpoint ages a SAS', () => {
+  it('re-signs the package URL for the same blob with a near expiry, still readable', async () => {
+    const url = await storeLegacyPackage(
+      sb.storage.connectionString,
+      'aged.zip',
+      await functionAppZip(['AgedFn']),
+      new Date(Date.now() + 300 * 86_400_000),
+    );
+    const control = `${sb.env.SANDBOX_CONTROL_URL}/apps/${APP}`;
+    await fetch(`${control}/settings`, {
+      method: 'PUT',
+      body: JSON.stringify({ ...(await appState()).settings, WEBSITE_RUN_FROM_PACKAGE: url }),
+    });
+    expect(
+      (await fetch(`${control}/age-sas`, { method: 'POST', body: JSON.stringify({ days: 5 }) })).status,
+    ).toBe(200);
+    const aged = (await appState()).settings.WEBSITE_RUN_FROM_PACKAGE as string;
+    expect(aged.split('?')[0]).toBe(url.split('?')[0]);
+    const expiry = new Date(decodeURIComponent(/[?&]se=([^&]+)/.exec(aged)?.[1] ?? ''));
+    expect(Math.round((expiry.getTime() - Date.now()) / 86_400_000)).toBe(5);
+    expect((await fetch(aged)).status).toBe(200);
+    expect((await fetch(`${control}/age-sas`, { method: 'POST', body: '{}' })).status).toBe(400);
+  });
+});

@@ -113,6 +113,10 @@ describe('report', () => {
     warnings: [],
     timingsMs: { upload: 1500 },
     error: undefined,
+    operation: 'deploy',
+    rotated: undefined,
+    drift: undefined,
+    check: undefined,
   };
 
   it('outputs and summary come from one result and never carry a signature', () => {

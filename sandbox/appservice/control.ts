@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { resignSas } from '../fixtures.js';
 import type { Context, SandboxConfig } from './context.js';
 import { holdLock, newestFirst, renderDeployment } from './deploy.js';
 import { FAULT_ROUTES, FaultError } from './faults.js';
@@ -241,6 +242,25 @@ export function controlHandler(ctx: Context, armEndpoint: () => string) {
         if (typeof timeout === 'string') return bad(res, timeout);
         const settled = await ctx.platform.quiesce(site, Date.now() + timeout);
         return sendJson(res, settled ? 200 : 504, await appState(ctx, site));
+      }
+
+      if (action === 'age-sas' && method === 'POST') {
+        // Re-signs the app's package URL for the same blob to expire in `days` (may be negative): a URL written
+        // long ago, as the app would hold it now. Recycles like any settings change.
+        const body = await readJson(req);
+        const days = isObject(body) ? body.days : undefined;
+        if (typeof days !== 'number' || !Number.isFinite(days)) return bad(res, 'days must be a number');
+        const key = Object.keys(site.settings).find((k) => k.toUpperCase() === 'WEBSITE_RUN_FROM_PACKAGE');
+        const value = key ? site.settings[key] : undefined;
+        if (!key || !value || !/[?&]sig=/.test(value))
+          return bad(res, 'the app has no package URL with a SAS');
+        site.settings = {
+          ...site.settings,
+          [key]: resignSas(value, new Date(Date.now() + days * 86_400_000)),
+        };
+        recordEvent(site, 'settings-changed', 'sandbox control (SAS aged)');
+        void ctx.platform.reload(site, 'SAS aged');
+        return sendJson(res, 200, { expiresInDays: days });
       }
 
       if (action === 'swap' && method === 'POST') {

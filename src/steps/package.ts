@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { deploymentIdOf, packageBlobName, parseBlobUrl } from '../azure/layout.js';
 import type { StorageApi } from '../azure/storage.js';
 import type { RunContext } from '../context.js';
-import { ActionError, PlanError, wrap } from '../errors.js';
+import { ActionError, DriftError, PlanError, wrap } from '../errors.js';
 import type { ActionInputs } from '../inputs.js';
 import type { Logger } from '../logger.js';
 import type { BuiltPackage, Package, StoredPackage } from '../model.js';
@@ -139,5 +139,49 @@ export function factsOf(pkg: Package): { size: number; pythonNeedsBuild: boolean
     size: pkg.size,
     pythonNeedsBuild: pkg.kind === 'built' && pkg.pythonNeedsBuild,
     stored: pkg.kind !== 'built',
+  };
+}
+
+/** The stored package behind the live URL, checked against its record (rotate-sas never rotates to another). */
+export async function findLivePackage(
+  ctx: RunContext,
+  live: { store: PackageStore; storage: StorageApi },
+  rotation: { blob: string | undefined; container: string | undefined },
+): Promise<StoredPackage> {
+  const container = ctx.inputs.storageContainer;
+  const entry =
+    rotation.blob && rotation.container === container
+      ? (await live.store.packages()).find((e) => e.blob === rotation.blob)
+      : undefined;
+  if (!entry || !rotation.blob) {
+    throw new DriftError(
+      'unknown-package',
+      `The live package URL points at '${rotation.container ?? '?'}/${rotation.blob ?? '?'}', which is not one of this action's stored deployments of the app, so rotating it could serve another package; nothing was changed`,
+      'Deploy the app once with this action (its URL is then one it knows), or re-sign that URL yourself',
+    );
+  }
+  const blob = await live.storage.get(container, entry.blob);
+  if (!blob) {
+    throw new DriftError(
+      'blob-missing',
+      `The blob the package URL points at ('${entry.blob}') does not exist; nothing was changed`,
+      'Deploy again (or rollback-to a stored deployment)',
+    );
+  }
+  if (blob.metadata.sha256 !== entry.sha256) {
+    throw new DriftError(
+      'content-mismatch',
+      `The blob '${entry.blob}' says sha256 ${blob.metadata.sha256 ?? '(none)'}, but deployment ${entry.deploymentId} recorded ${entry.sha256}: it is not the package that was deployed; nothing was changed`,
+      'Run operation status to see what the app runs, then deploy again',
+    );
+  }
+  return {
+    kind: 'stored',
+    blob,
+    deploymentId: entry.deploymentId,
+    sha256: entry.sha256,
+    size: blob.size,
+    fileCount: entry.fileCount ?? 0,
+    functions: entry.functions ?? [],
   };
 }

@@ -49,7 +49,8 @@ export async function runFromPackage(
   if (inputs.packageAccess === 'managed-identity') setting = stripQuery(blob.url);
   else {
     const now = ctx.now();
-    const expiresOn = new Date(now.getTime() + inputs.sasExpiryMs);
+    // Whole seconds: the SAS `se` carries no more, and sas-expires-at must say what the URL says.
+    const expiresOn = new Date(Math.floor((now.getTime() + inputs.sasExpiryMs) / 1000) * 1000);
     // A start a few minutes back absorbs clock skew between the runner and storage.
     setting = await storage.readSasUrl(
       container,
