@@ -8,6 +8,7 @@ import {
   classifyPrevious,
   describeStorage,
   flexRelease,
+  HOSTING_LABEL,
   isContainerApp,
   type Plan,
   type PlanInputs,
@@ -31,7 +32,7 @@ function hostingReason(app: AppState): { reason: string; linuxConsumption: boole
   const hosting = classifyHosting(site.sku);
   const linux = site.kind.toLowerCase().includes('linux');
   return {
-    reason: `The app runs on ${linux ? 'Linux' : 'Windows'} ${hosting} (site sku '${site.sku}', kind '${site.kind}').`,
+    reason: `The app runs on ${linux ? 'Linux' : 'Windows'} ${HOSTING_LABEL[hosting]} (site sku '${site.sku}', kind '${site.kind}').`,
     linuxConsumption: hosting === 'consumption' && linux,
     flex: hosting === 'flex-consumption',
   };

@@ -111,7 +111,7 @@ export function packageSetting(settings: Readonly<Record<string, string>>): stri
   return current === undefined || current.trim() === '' ? (settings[RUN_FROM_ZIP] ?? current) : current;
 }
 
-const HOSTING_LABEL: Record<Hosting, string> = {
+export const HOSTING_LABEL: Record<Hosting, string> = {
   consumption: 'Consumption',
   'elastic-premium': 'Elastic Premium',
   'flex-consumption': 'Flex Consumption',
