@@ -1,6 +1,9 @@
 // npm run demo: a full deploy against the local sandbox, run as a GitHub runner would run the bundled action.
 //   (a) the classic conflict: WEBSITE_RUN_FROM_PACKAGE is a URL and zipdeploy is requested → backup, replace, zipdeploy
 //   (b) Linux Consumption: run-from-package with a read-only SAS URL
+//   (c) Flex Consumption: one-deploy through /api/publish
+//   (d) operation status on the Linux Consumption app: what it runs, against what was deployed
+//   (e) operation rotate-sas after the sandbox aged that app's SAS to 5 days
 import { functionAppZip, storeLegacyPackage } from '../sandbox/fixtures.js';
 import { EXAMPLE_APPS, readSeedFile, type Sandbox, startSandbox } from '../sandbox/index.js';
 import { type ActionRun, runAction } from '../sandbox/run-action.js';
@@ -36,7 +39,7 @@ function show(title: string, run: ActionRun): void {
   const lines = run.visibleLog
     .split('\n')
     .filter((l) =>
-      /^(Inspected|plan:|Package|Backed up|WEBSITE_|Kudu|Verified|A package|Rolled|::(warning|error|notice))/.test(
+      /^(Inspected|plan:|status:|Package|Backed up|Kept|Removed|WEBSITE_|Kudu|Flex|Verified|A package|The app already|Rolled|::(warning|error|notice))/.test(
         l,
       ),
     );
@@ -59,8 +62,9 @@ const conflictApp = seed.apps.find(
   (a) => a.os === 'windows' && /^(https?:|\$\{)/i.test(a.settings?.WEBSITE_RUN_FROM_PACKAGE ?? ''),
 );
 const linuxConsumption = seed.apps.find((a) => a.os === 'linux' && /^Y1$/i.test(a.plan.sku));
-if (!conflictApp || !linuxConsumption)
-  throw new Error(`${EXAMPLE_APPS} needs a Windows app with a URL setting and a Linux Y1 app`);
+const flex = seed.apps.find((a) => /^FC1$/i.test(a.plan.sku));
+if (!conflictApp || !linuxConsumption || !flex)
+  throw new Error(`${EXAMPLE_APPS} needs a Windows app with a URL setting, a Linux Y1 app and a Flex (FC1) app`);
 
 console.log(
   bold(
@@ -97,26 +101,40 @@ try {
     `\n${bold(`── A plain zipdeploy to ${conflictApp.name} is refused: HTTP ${refused.status} ──`)}\n  ${await refused.text()}`,
   );
 
-  const runs: [string, string, Record<string, string>][] = [
+  const runs: [string, string, Record<string, string>, (() => Promise<unknown>)?][] = [
     [
       `(a) conflict on ${conflictApp.name}: URL setting + deploy-mode zipdeploy`,
       conflictApp.name,
       { 'deploy-mode': 'zipdeploy' },
     ],
     [`(b) Linux Consumption run-from-package on ${linuxConsumption.name}`, linuxConsumption.name, {}],
+    [`(c) Flex Consumption one-deploy on ${flex.name}`, flex.name, {}],
+    [`(d) status of ${linuxConsumption.name}`, linuxConsumption.name, { operation: 'status' }],
+    [
+      `(e) rotate-sas on ${linuxConsumption.name}, its SAS aged to 5 days by the sandbox`,
+      linuxConsumption.name,
+      { operation: 'rotate-sas' },
+      () => control(sb, `/apps/${linuxConsumption.name}/age-sas`, 'POST', { days: 5 }),
+    ],
   ];
-  for (const [title, app, extra] of runs) {
+  for (const [title, app, extra, before] of runs) {
+    await before?.();
     const run = await runAction({
       inputs: { 'app-name': app, package: 'examples/hello-v3', timeout: '2m', ...extra },
       env: sb.env,
       workspace: root,
     });
     show(title, run);
-    const after = await control(sb, `/apps/${app}`);
+    // The host restarts after a change: read what it lists once it has settled.
+    const after = await control(sb, `/apps/${app}/settle`, 'POST', {});
     const listed = ((after.functions as (string | { name: string })[]) ?? []).map((f) =>
       typeof f === 'string' ? f : f.name,
     );
-    const ok = run.code === 0 && listed.includes('HttpHello');
+    const ok =
+      run.code === 0 &&
+      listed.includes('HttpHello') &&
+      (extra.operation !== 'status' || run.outputs.drift === 'none') &&
+      (extra.operation !== 'rotate-sas' || run.outputs.rotated === 'true');
     if (!ok) failures++;
     console.log(bold(`Check: the platform lists [${listed.join(', ')}] for ${app}: ${ok ? 'OK' : 'FAILED'}`));
   }

@@ -141,7 +141,7 @@ export function assemble(done: Done): RunResult {
     resourceGroup: target?.resourceGroup ?? ctx?.inputs.resourceGroup,
     status: done.failure ? 'failed' : ctx?.inputs.dryRun ? 'dry-run' : 'succeeded',
     restoration: restorationOf(done.failure),
-    mode: done.plan?.mode,
+    mode: done.plan?.operation === 'status' ? undefined : done.plan?.mode,
     hosting: done.plan?.hosting,
     reasons: done.plan?.reasons ?? [],
     deploymentId: ctx?.deploymentId,
