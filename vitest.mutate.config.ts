@@ -1,0 +1,18 @@
+import { defineConfig } from 'vitest/config';
+
+// The tests Stryker runs against each mutant (`npm run mutate`): the unit tests of the pure modules it mutates
+// and the package tests that cover validation, discovery and the ignore rules. No globalSetup: none of these
+// starts a server or needs the sandbox CA.
+export default defineConfig({
+  test: {
+    include: [
+      '__tests__/unit/**/*.test.ts',
+      '__tests__/package/validate.test.ts',
+      '__tests__/package/discovery.test.ts',
+      '__tests__/package/folder.test.ts',
+      '__tests__/package/ignore-rules.test.ts',
+    ],
+    pool: 'forks',
+    testTimeout: 60_000,
+  },
+});
