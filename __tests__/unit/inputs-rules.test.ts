@@ -224,7 +224,6 @@ describe('getInputs: the messages of each refusal', () => {
 });
 
 describe('getInputs: boundaries', () => {
-  const accepted = (values: Record<string, string>) => expect(() => inputs(values)).not.toThrow();
   const refused = (values: Record<string, string>) => inputError(() => inputs(values));
 
   it.each([
