@@ -13,11 +13,8 @@ describe('pythonV2Functions: decorators and defs', () => {
     ['a schedule on a blueprint', '@bp.schedule(schedule="*")\ndef tick(t):\n    pass\n', ['tick']],
     ['any *_trigger', '@app.blob_trigger(arg_name="b", path="c")\ndef on_blob(b):\n    pass\n', ['on_blob']],
     ['spaces after @ and around the dot', '@ app . route (route="x")\ndef x(r):\n    pass\n', ['x']],
-    [
-      'a decorator line ending in spaces or a tab',
-      '@app.route(route="x")  \t\ndef x(r):\t\n    pass\n',
-      ['x'],
-    ],
+    ['a decorator and a def ending in spaces', '@app.route(route="x")  \ndef x(r):  \n    pass\n', ['x']],
+    ['a decorator and a def ending in a tab', '@app.route(route="x")\t\ndef x(r):\t\n    pass\n', ['x']],
     ['an async def with extra spaces', '@app.route(route="x")\nasync  def   x  (r):\n    pass\n', ['x']],
     [
       'a blank line, a blank line of spaces and comments between decorator and def',

@@ -36,6 +36,11 @@ describe('exact refusals', () => {
       "No host.json at the root of the folder app/; found app/host.json. The app root is app/: point the package input there, or zip the folder's contents rather than the folder",
     ],
     [
+      'host.json one level down, listed before a deeper one',
+      { 'app/host.json': HOST, 'deep/er/host.json': HOST, 'a.js': 'x' },
+      "No host.json at the root of the folder app/; found app/host.json. The app root is app/: point the package input there, or zip the folder's contents rather than the folder",
+    ],
+    [
       'host.json only under node_modules',
       { 'node_modules/pkg/host.json': HOST, 'a.js': 'x' },
       'No host.json at the root of the folder app/. Point the package input at the function app root (the folder holding host.json), or add a host.json with "version": "2.0"',
@@ -370,6 +375,7 @@ describe('parseJsonc', () => {
     ['a slash at the end is no comment', '{"a": 1}/'],
     ['an unterminated string', '{"a'],
     ['a star alone is no comment', '{"a": 1}*'],
+    ['a star after a space is no comment', '[1, 2] *'],
   ])('%s: not JSON', (_name, text) => {
     expect(() => parseJsonc(text)).toThrow(SyntaxError);
   });
