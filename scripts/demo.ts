@@ -64,7 +64,9 @@ const conflictApp = seed.apps.find(
 const linuxConsumption = seed.apps.find((a) => a.os === 'linux' && /^Y1$/i.test(a.plan.sku));
 const flex = seed.apps.find((a) => /^FC1$/i.test(a.plan.sku));
 if (!conflictApp || !linuxConsumption || !flex)
-  throw new Error(`${EXAMPLE_APPS} needs a Windows app with a URL setting, a Linux Y1 app and a Flex (FC1) app`);
+  throw new Error(
+    `${EXAMPLE_APPS} needs a Windows app with a URL setting, a Linux Y1 app and a Flex (FC1) app`,
+  );
 
 console.log(
   bold(

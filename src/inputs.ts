@@ -187,7 +187,7 @@ function optional(value: string): string | undefined {
   return v === '' ? undefined : v;
 }
 
-const APP_NAME = /^[a-zA-Z0-9][a-zA-Z0-9-]{0,58}[a-zA-Z0-9]?$/;
+const APP_NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,58}[a-zA-Z0-9])?$/;
 const CONTAINER = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
 const DEPLOYMENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -210,8 +210,8 @@ export function parsePublishProfile(xml: string): PublishProfile {
   }
   const host = publishUrl
     .replace(/^https?:\/\//i, '')
-    .replace(/:443$/, '')
-    .replace(/\/.*$/, '');
+    .replace(/\/.*$/, '')
+    .replace(/:443$/, '');
   return {
     scmUrl: `https://${host}`,
     userName: decodeXml(userName),

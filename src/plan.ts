@@ -331,7 +331,7 @@ export function planDeployment(inputs: PlanInputs, app: AppState, pkg?: PackageF
       inputs.sasExpiryMs > USER_DELEGATION_SAS_LIMIT_MS
     ) {
       throw new PlanError(
-        `The package storage is reached with Entra ID (${storage.from}), and a SAS signed that way (user delegation) lasts at most 7 days, but sas-expiry asks for ${Math.round(inputs.sasExpiryMs / 86_400_000)} days; the platform re-reads the package on every restart and scale-out, so the app would stop loading after a week`,
+        `The package storage is reached with Entra ID (${storage.from}), and a SAS signed that way (user delegation) lasts at most 7 days, but sas-expiry asks for ${formatDays(inputs.sasExpiryMs)}; the platform re-reads the package on every restart and scale-out, so the app would stop loading after a week`,
         {
           fix: 'Use package-access: managed-identity (no SAS; the app reads the package with its identity), or pass storage-connection-string so the SAS is signed with the account key, or set sas-expiry to 7d or less and rotate it',
         },
@@ -458,6 +458,12 @@ function planFlex(inputs: PlanInputs, app: AppState, reasons: string[], pkg: Pac
     release,
     rotation: undefined,
   };
+}
+
+/** A lifetime in days as a person reads it: `365 days`, `7.5 days`. */
+function formatDays(ms: number): string {
+  const days = ms / 86_400_000;
+  return `${Number.isInteger(days) ? days : days.toFixed(2).replace(/0+$/, '')} days`;
 }
 
 /** Flex Consumption has no deployment slots (Learn: functions-deployment-slots). */

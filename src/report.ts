@@ -66,7 +66,8 @@ export function summaryMarkdown(r: RunResult): string {
   const target = `${r.app}${r.slot ? ` (slot ${r.slot})` : ''}${r.resourceGroup ? ` in ${r.resourceGroup}` : ''}`;
   const lines: string[] = [`## Azure Functions deploy: ${target} — ${headline(r)}`, ''];
   if (r.error) lines.push(`> ${redactSas(r.error)}`, '');
-  if (r.operation !== 'status') lines.push(`**Mode:** ${r.mode ?? '—'}${r.hosting ? ` (${r.hosting})` : ''}`, '');
+  if (r.operation !== 'status')
+    lines.push(`**Mode:** ${r.mode ?? '—'}${r.hosting ? ` (${r.hosting})` : ''}`, '');
   if (r.reasons.length) lines.push('**Why**', '', ...r.reasons.map((reason) => `- ${redactSas(reason)}`), '');
   const rows: [string, string][] = [
     ['Deployment id', code(r.deploymentId)],
@@ -101,7 +102,8 @@ export function summaryMarkdown(r: RunResult): string {
     ['App', r.appUrl ?? '—'],
   ];
   // A status run deploys nothing: its own table says what the app runs.
-  if (r.operation !== 'status') lines.push('| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`), '');
+  if (r.operation !== 'status')
+    lines.push('| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`), '');
   if (r.check) lines.push(...statusMarkdown(r.check));
   const phases = Object.entries(r.timingsMs);
   if (phases.length) {

@@ -119,8 +119,11 @@ export function parseRetryAfter(
   now: number = Date.now(),
 ): number | undefined {
   if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const date = Date.parse(value);
+  const v = value.trim();
+  // delay-seconds, or an HTTP-date (RFC 9110 §10.2.3); anything else (a negative or odd number) is no answer.
+  if (/^\d+(?:\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  if (!/^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(v)) return undefined;
+  const date = Date.parse(v);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 

@@ -28,6 +28,17 @@ describe('getInputs', () => {
   const bad: [string, Record<string, string>, RegExp][] = [
     ['missing app-name', {}, /'app-name' is required/],
     ['app-name as URL', { 'app-name': 'https://x.azurewebsites.net' }, /not a valid Function App name/],
+    ['app-name ending in a hyphen', { 'app-name': 'orders-' }, /not a valid Function App name: 'orders-'/],
+    [
+      'rollback-to with operation status',
+      { 'app-name': 'a', operation: 'status', 'rollback-to': 'r1' },
+      /'rollback-to' belongs to operation deploy, not status/,
+    ],
+    [
+      'unknown operation',
+      { 'app-name': 'a', operation: 'delete' },
+      /'operation' must be one of 'deploy', 'rotate-sas', 'status'/,
+    ],
     ['unknown deploy-mode', { 'app-name': 'a', 'deploy-mode': 'ftp' }, /'deploy-mode' must be one of/],
     ['unknown on-conflict', { 'app-name': 'a', 'on-conflict': 'ignore' }, /'on-conflict'/],
     ['sas-expiry over 10 years', { 'app-name': 'a', 'sas-expiry': '11y' }, /exceeds 10 years/],

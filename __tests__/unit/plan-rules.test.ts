@@ -114,6 +114,8 @@ describe('whole plans', () => {
         storage: undefined,
         syncRoute: 'syncfunctiontriggers',
         remoteBuild: false,
+        release: undefined,
+        rotation: undefined,
       },
     ],
     [
@@ -138,6 +140,8 @@ describe('whole plans', () => {
         storage: APP_KEY_STORAGE,
         syncRoute: 'hostruntime/admin/host/synctriggers',
         remoteBuild: false,
+        release: undefined,
+        rotation: undefined,
       },
     ],
     [
@@ -163,6 +167,8 @@ describe('whole plans', () => {
         storage: APP_KEY_STORAGE,
         syncRoute: 'syncfunctiontriggers',
         remoteBuild: false,
+        release: undefined,
+        rotation: undefined,
       },
     ],
     [
@@ -188,6 +194,8 @@ describe('whole plans', () => {
         storage: undefined,
         syncRoute: 'syncfunctiontriggers',
         remoteBuild: false,
+        release: undefined,
+        rotation: undefined,
       },
     ],
     [
@@ -219,6 +227,8 @@ describe('whole plans', () => {
         storage: undefined,
         syncRoute: 'syncfunctiontriggers',
         remoteBuild: true,
+        release: undefined,
+        rotation: undefined,
       },
     ],
     [
@@ -247,6 +257,8 @@ describe('whole plans', () => {
         storage: undefined,
         syncRoute: 'syncfunctiontriggers',
         remoteBuild: true,
+        release: undefined,
+        rotation: undefined,
       },
     ],
     [
@@ -277,6 +289,8 @@ describe('whole plans', () => {
         },
         syncRoute: 'syncfunctiontriggers',
         remoteBuild: false,
+        release: undefined,
+        rotation: undefined,
       },
     ],
     [
@@ -313,6 +327,8 @@ describe('whole plans', () => {
         },
         syncRoute: 'syncfunctiontriggers',
         remoteBuild: false,
+        release: undefined,
+        rotation: undefined,
       },
     ],
   ])('%s', (_name, inputs, state, pkg, plan) => {
@@ -493,6 +509,8 @@ describe('with a publish profile', () => {
       storage: undefined,
       syncRoute: 'syncfunctiontriggers',
       remoteBuild: false,
+      release: undefined,
+      rotation: undefined,
     };
     const pkg = built({ pythonNeedsBuild: true });
     expect(planDeployment({ ...profile, dryRun: true }, kuduOnly(), pkg)).toEqual(expected);

@@ -161,3 +161,12 @@ describe('report', () => {
     );
   });
 });
+
+describe('a hand-edited setting with a malformed escape', () => {
+  it('neither the expiry nor the masking throws', async () => {
+    const { sasSignatures } = await import('../../src/redact.js');
+    const bad = 'https://a.blob.core.windows.net/c/x.zip?se=%zz&sig=%zzsecret';
+    expect(sasExpiry(bad)).toBeUndefined();
+    expect(sasSignatures(bad)).toEqual(['%zzsecret', '%zzsecret']);
+  });
+});

@@ -536,3 +536,15 @@ describe('poll', () => {
     expect(calls).toBe(3);
   });
 });
+
+describe('Retry-After that is neither delay-seconds nor an HTTP-date', () => {
+  it.each([
+    ['5.5', 5500],
+    ['-5', undefined],
+    ['2001', 2_001_000],
+    ['soon', undefined],
+    ['2026-11-21T10:00:30Z', undefined],
+  ] as const)('%s', (value, ms) => {
+    expect(parseRetryAfter(value, 0)).toBe(ms);
+  });
+});
