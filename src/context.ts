@@ -3,7 +3,7 @@ import { type RunInfo, runInfo } from './documents.js';
 import { type ActionInputs, getInputs } from './inputs.js';
 import type { ActionIO } from './io.js';
 import type { Logger } from './logger.js';
-import type { PlanInputs } from './plan.js';
+import type { Plan, PlanInputs } from './plan.js';
 import { Deadline } from './retry.js';
 import { maskSettingValue } from './settings.js';
 
@@ -49,4 +49,12 @@ export function startRun(io: ActionIO): RunContext {
     run: runInfo(io.env),
     artifacts: io.artifacts,
   };
+}
+
+/** The plan's reasons go to the log as they are decided; a conflict is also a notice. */
+export function logPlan(ctx: RunContext, plan: Plan): Plan {
+  for (const reason of plan.reasons) ctx.logger.info(`plan: ${reason}`);
+  if (plan.conflict)
+    ctx.logger.notice(`Conflict: ${plan.reasons.find((r) => r.startsWith('Conflict:')) ?? ''}`);
+  return plan;
 }

@@ -1,131 +1,81 @@
-import { type RunContext, startRun } from './context.js';
-import { ActionError } from './errors.js';
+import { apply } from './apply.js';
+import { logPlan, startRun } from './context.js';
 import { guarded } from './guard.js';
 import { type ActionIO, githubIO } from './io.js';
 import { Journal } from './journal.js';
-import type { Inspection, KeptRelease, Package } from './model.js';
-import { type Plan, planDeployment } from './plan.js';
-import { planRotation, planStatus } from './plan-operations.js';
+import { planFor } from './plan-operations.js';
 import { publish } from './report.js';
-import { type Applied, assemble, type Done, failureMessage, timed } from './result.js';
+import { assemble, type Done, failureMessage, stepsOf } from './result.js';
 import { backUp } from './steps/backup.js';
 import { connect } from './steps/connect.js';
 import { inspect } from './steps/inspect.js';
 import { keepRelease } from './steps/keep-release.js';
-import { oneDeploy } from './steps/one-deploy.js';
 import { factsOf, findLivePackage, preparePackage, startPackaging } from './steps/package.js';
 import { record } from './steps/record.js';
 import { restore } from './steps/restore.js';
 import { retain } from './steps/retain.js';
-import { runFromPackage } from './steps/run-from-package.js';
-import { checkStatus } from './steps/status.js';
+import { checkStatus, refuseDrift } from './steps/status.js';
 import { verify } from './steps/verify.js';
-import { zipDeploy } from './steps/zipdeploy.js';
-import { type Clients, clientsFor, openStore, statusClients } from './wiring.js';
+import { clientsFor, openStore, statusClients } from './wiring.js';
 
 /**
  * The deploy, in order: inputs → connect → inspect → plan → package → back up → apply → verify → retain, then
  * the record and the report. Nothing is written before the backup is stored; every write is inside `guarded`,
- * whose failure restores the previous package on its own grace deadline and says what it did. `rotate-sas` runs
+ * whose failure restores what the run changed, on its own grace deadline, and says what it did. `rotate-sas` runs
  * the same steps with the live package; `status` only inspects and checks.
  */
 export async function run(io: ActionIO = githubIO()): Promise<void> {
   const done: Done = { wrote: false, timingsMs: {} };
-  const phase = timed(done.timingsMs);
-  const keep = <K extends keyof Done>(key: K, value: Done[K]): NonNullable<Done[K]> => {
-    done[key] = value;
-    return value as NonNullable<Done[K]>;
-  };
+  const { phase, step } = stepsOf(done);
   try {
-    const ctx = keep('context', startRun(io));
+    const ctx = startRun(io);
+    done.context = ctx;
     const { operation } = ctx.inputs;
     const packaging = operation === 'deploy' ? startPackaging(ctx, phase) : undefined; // alongside connect
-    const connection = keep('connection', await phase('connect', () => connect(ctx)));
-    const inspection = keep('inspection', await phase('inspect', () => inspect(ctx, connection)));
+    const connection = await step('connect', 'connection', () => connect(ctx));
+    const inspection = await step('inspect', 'inspection', () => inspect(ctx, connection));
     const inputs = { ...ctx.planInputs, rotateWithinMs: ctx.inputs.rotateWithinMs };
-    if (operation === 'status' && connection.kind === 'arm') {
-      const plan = logged(ctx, keep('plan', planStatus(inputs, inspection.app)));
-      const report = keep(
-        'status',
-        await phase('status', () => checkStatus(ctx, statusClients(ctx, connection, inspection, plan))),
-      );
-      if (ctx.inputs.failOnDrift && report.drift !== 'none')
-        throw new ActionError(`Drift: ${report.drift}. ${report.findings.join(' ')}`, {
-          fix: 'See the status summary',
-        });
+    // What cannot work stops here, before the package is awaited; the package then settles the rest.
+    const early = planFor(operation, inputs, inspection.app, ctx.now());
+    done.plan = early;
+    if (operation === 'status') {
+      const clients = statusClients(ctx, connection, inspection, logPlan(ctx, early));
+      const found = await step('status', 'status', () => checkStatus(ctx, clients));
+      if (ctx.inputs.failOnDrift) refuseDrift(found);
       return;
     }
-    // What cannot work stops here, before the package is even awaited; the package then settles the rest.
-    const early = keep(
-      'plan',
-      operation === 'rotate-sas'
-        ? planRotation(inputs, inspection.app, ctx.now())
-        : planDeployment(inputs, inspection.app),
-    );
-    const rotation = early.rotation;
-    if (rotation && rotation.state !== 'due') return void logged(ctx, early);
-    const stored =
-      early.storage && connection.kind === 'arm'
-        ? openStore(ctx, early.storage, inspection, connection)
-        : undefined;
-    const pkg = keep(
-      'package',
+    const { rotation } = early;
+    if (rotation && rotation.state !== 'due') return void logPlan(ctx, early);
+    const stored = early.storage && openStore(ctx, early.storage, inspection, connection);
+    const pkg = await step('locate', 'package', () =>
       rotation && stored
-        ? await findLivePackage(ctx, stored, rotation)
-        : await preparePackage(ctx, packaging, stored, early.mode),
+        ? findLivePackage(ctx, stored, rotation)
+        : preparePackage(ctx, packaging, stored, early.mode),
     );
-    const plan = logged(
-      ctx,
-      keep('plan', rotation ? early : planDeployment(inputs, inspection.app, factsOf(pkg))),
-    );
+    done.plan = rotation ? early : planFor(operation, inputs, inspection.app, ctx.now(), factsOf(pkg));
+    const plan = logPlan(ctx, done.plan);
     const clients = clientsFor(ctx, connection, inspection, plan);
     if (ctx.inputs.dryRun) return ctx.logger.info('dry-run: stopping before any change.');
 
     // Flex: the package the app runs now is kept before anything changes, and the backup names it.
     const kept =
-      clients.mode === 'one-deploy'
-        ? keep('kept', await phase('keep', () => keepRelease(ctx, clients)))
-        : undefined;
-    const backup = keep(
-      'backup',
-      await phase('backup', () => backUp(ctx, { plan, inspection, kept, ...clients })),
-    );
+      clients.mode === 'one-deploy' ? await step('keep', 'kept', () => keepRelease(ctx, clients)) : undefined;
+    const backup = await step('backup', 'backup', () => backUp(ctx, { plan, inspection, kept, ...clients }));
     const journal = new Journal();
     const applied = await guarded(
-      () =>
-        restore(ctx, {
-          ...clients,
-          kuduOn: 'kuduOn' in clients ? clients.kuduOn : undefined,
-          mode: plan.mode,
-          inspection,
-          journal,
-          backup,
-          kept,
-        }),
+      () => restore(ctx, { ...clients, mode: plan.mode, inspection, journal, backup, kept }),
       async () => {
         done.wrote = true;
-        const applied = keep(
-          'applied',
-          await phase('apply', () => apply(ctx, clients, { plan, pkg, inspection, journal, kept })),
+        const applied = await step('apply', 'applied', () =>
+          apply(ctx, clients, { plan, pkg, inspection, journal, kept }),
         );
         const arm = clients.arm;
-        if (arm)
-          keep(
-            'verified',
-            await phase('verify', () =>
-              verify(ctx, { arm, pkg, hostName: inspection.site?.defaultHostName }),
-            ),
-          );
+        const hostName = inspection.site?.defaultHostName;
+        if (arm) await step('verify', 'verified', () => verify(ctx, { arm, pkg, hostName }));
         return applied;
       },
     );
-    if (clients.mode !== 'zipdeploy' && applied.mode !== 'zipdeploy' && plan.operation !== 'rotate-sas') {
-      const deployed = [applied.blob.blobName, ...(kept ? [kept.blob.blobName] : [])];
-      keep(
-        'retained',
-        await retain(ctx, { ...clients, deployed, inspection, slots: plan.mode !== 'one-deploy' }),
-      );
-    }
+    await step('retain', 'retained', () => retain(ctx, { ...clients, plan, applied, kept, inspection }));
   } catch (error) {
     done.failure = error;
   } finally {
@@ -133,25 +83,4 @@ export async function run(io: ActionIO = githubIO()): Promise<void> {
     await publish(assemble(done), io);
   }
   if (done.failure) io.setFailed(failureMessage(done.failure));
-}
-
-function logged(ctx: RunContext, plan: Plan): Plan {
-  for (const reason of plan.reasons) ctx.logger.info(`plan: ${reason}`);
-  return plan;
-}
-
-/** The mode's writes: Kudu zipdeploy, a Flex publish, or a stored package and the setting that points at it. */
-async function apply(
-  ctx: RunContext,
-  clients: Clients,
-  args: { plan: Plan; pkg: Package; inspection: Inspection; journal: Journal; kept: KeptRelease | undefined },
-): Promise<Applied> {
-  switch (clients.mode) {
-    case 'zipdeploy':
-      return { mode: 'zipdeploy', ...(await zipDeploy(ctx, { ...args, ...clients })) };
-    case 'run-from-package':
-      return { mode: 'run-from-package', ...(await runFromPackage(ctx, { ...args, ...clients })) };
-    case 'one-deploy':
-      return { mode: 'one-deploy', ...(await oneDeploy(ctx, { ...args, ...clients })) };
-  }
 }

@@ -10,9 +10,11 @@ import {
   flexRelease,
   HOSTING_LABEL,
   isContainerApp,
+  type PackageFacts,
   type Plan,
   type PlanInputs,
   packageSetting,
+  planDeployment,
   RUN_FROM_PACKAGE,
   RUN_FROM_PACKAGE_MI,
   type SettingsPatch,
@@ -185,4 +187,20 @@ export function planStatus(inputs: OperationPlanInputs, app: AppState): Plan {
     reasons.push('The Flex deployment storage cannot be read: what the app runs is not checked.');
   }
   return { ...plan, mode: 'one-deploy', release };
+}
+
+/**
+ * Pure: the plan of the run's operation. Without `pkg` it is the early plan (what cannot work stops before the
+ * package is awaited); with it, the deploy's final one. A rotation is decided without a package.
+ */
+export function planFor(
+  operation: 'deploy' | 'rotate-sas' | 'status',
+  inputs: OperationPlanInputs,
+  app: AppState,
+  now: Date,
+  pkg?: PackageFacts,
+): Plan {
+  if (operation === 'status') return planStatus(inputs, app);
+  if (operation === 'rotate-sas') return planRotation(inputs, app, now);
+  return planDeployment(inputs, app, pkg);
 }

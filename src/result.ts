@@ -52,6 +52,19 @@ export function timed(timings: Record<string, number>) {
   };
 }
 
+/**
+ * A run's step runner: each step is timed, and what it returned is kept in `done` for the record and the report.
+ * `phase` times work that is not a step of its own (the packaging that starts alongside connect).
+ */
+export function stepsOf(done: Done) {
+  const phase = timed(done.timingsMs);
+  const step = async <K extends keyof Done>(name: string, key: K, fn: () => Promise<Done[K]>) => {
+    done[key] = await phase(name, fn);
+    return done[key] as NonNullable<Done[K]>;
+  };
+  return { phase, step };
+}
+
 /** Everything outputs and the job summary show; all of it already redacted. */
 export interface RunResult {
   app: string;

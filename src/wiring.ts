@@ -20,7 +20,15 @@ export interface ArmClients {
 
 /** The clients a plan's mode needs, opened once the plan is known; which exist is fixed by the mode. */
 export type Clients =
-  | { mode: 'run-from-package'; target: Target; arm: ArmClients; storage: StorageApi; store: PackageStore }
+  | {
+      mode: 'run-from-package';
+      target: Target;
+      arm: ArmClients;
+      storage: StorageApi;
+      store: PackageStore;
+      /** No Kudu: the package is a URL. */
+      kuduOn: undefined;
+    }
   | {
       mode: 'one-deploy';
       target: Target;
@@ -79,13 +87,18 @@ export function openStore(
   ctx: RunContext,
   choice: StorageChoice,
   inspection: Inspection,
-  connection: Connection & { kind: 'arm' },
+  connection: Connection,
 ): { storage: StorageApi; store: PackageStore } {
+  const { ref } = signedIn(connection, 'The package store');
   const storage = openStorage(ctx, choice, inspection, connection);
-  return {
-    storage,
-    store: new PackageStore(storage, ctx.inputs.storageContainer, connection.ref, ctx.logger),
-  };
+  return { storage, store: new PackageStore(storage, ctx.inputs.storageContainer, ref, ctx.logger) };
+}
+
+/** The ARM connection; inputs refuse a publish profile for everything that needs one, so this is an internal check. */
+function signedIn(connection: Connection, what: string): Connection & { kind: 'arm' } {
+  if (connection.kind !== 'arm')
+    throw new PlanError(`Internal: ${what} needs an az login, not a publish profile`);
+  return connection;
 }
 
 export function clientsFor(
@@ -109,7 +122,13 @@ export function clientsFor(
   const arm: ArmClients = { api: connection.arm(ctx.deadline), ref: connection.ref, on: connection.arm };
   if (plan.mode === 'run-from-package') {
     if (!plan.storage) throw new PlanError('Internal: run-from-package without a storage choice');
-    return { mode: 'run-from-package', target, arm, ...openStore(ctx, plan.storage, inspection, connection) };
+    return {
+      mode: 'run-from-package',
+      target,
+      arm,
+      kuduOn: undefined,
+      ...openStore(ctx, plan.storage, inspection, connection),
+    };
   }
   if (plan.mode === 'one-deploy') {
     if (!plan.storage || !plan.release) throw new PlanError('Internal: one-deploy without storage');
@@ -173,12 +192,8 @@ function kuduClients(ctx: RunContext, connection: Connection & { kind: 'arm' }, 
 }
 
 /** What `status` reads: ARM, the package store, Kudu for an =1 app's package, and a Flex app's deployment container. */
-export function statusClients(
-  ctx: RunContext,
-  connection: Connection & { kind: 'arm' },
-  inspection: Inspection,
-  plan: Plan,
-) {
+export function statusClients(ctx: RunContext, given: Connection, inspection: Inspection, plan: Plan) {
+  const connection = signedIn(given, 'status');
   const arm = { api: connection.arm(ctx.deadline), ref: connection.ref };
   const packages = plan.storage ? openStore(ctx, plan.storage, inspection, connection) : undefined;
   const kudu = inspection.site?.scmHost ? kuduClients(ctx, connection, inspection).kudu : undefined;

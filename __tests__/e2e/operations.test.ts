@@ -177,6 +177,8 @@ describe('status', () => {
       const failing = await status({ 'fail-on-drift': 'true' });
       expect(failing.code).not.toBe(0);
       expect(failing.visibleLog).toMatch(/::error::Drift: content-mismatch/);
+      expect(failing.outputs.drift).toBe('content-mismatch');
+      expect(failing.summary).toMatch(/does NOT match the record/);
     } finally {
       await blob.uploadData(original, { metadata });
     }

@@ -2,9 +2,10 @@ import type { AppServiceApi, SiteRef } from '../azure/appservice.js';
 import { blobNameIn } from '../azure/layout.js';
 import type { RunContext } from '../context.js';
 import { messageOf } from '../errors.js';
-import type { Inspection } from '../model.js';
-import { packageSetting } from '../plan.js';
+import type { Inspection, KeptRelease } from '../model.js';
+import { type Plan, packageSetting } from '../plan.js';
 import { redactSas } from '../redact.js';
+import type { Applied } from '../result.js';
 import { packagesToDelete } from '../retention.js';
 import type { PackageStore } from '../store.js';
 
@@ -15,23 +16,30 @@ import type { PackageStore } from '../store.js';
 export async function retain(
   ctx: RunContext,
   args: {
-    store: PackageStore;
-    arm: { api: AppServiceApi; ref: SiteRef };
-    deployed: string[];
+    plan: Plan;
+    store: PackageStore | undefined;
+    arm: { api: AppServiceApi; ref: SiteRef } | undefined;
+    /** What the apply step did: the stored package the app runs now, when the mode keeps packages. */
+    applied: Applied;
+    kept: KeptRelease | undefined;
     inspection: Inspection;
-    /** Flex Consumption has no slots. */
-    slots: boolean;
   },
 ): Promise<string[]> {
+  // Zipdeploy keeps no packages in the store, and a rotation deploys nothing new.
+  if (!args.store || !args.arm || args.applied.mode === 'zipdeploy' || args.plan.operation === 'rotate-sas')
+    return [];
+  const deployed = [args.applied.blob.blobName, ...(args.kept ? [args.kept.blob.blobName] : [])];
+  const store = args.store;
+  const arm = args.arm;
   const container = ctx.inputs.storageContainer;
-  const inContainer = (value: string | undefined) => blobNameIn(value, args.store.blobEndpoint, container);
+  const inContainer = (value: string | undefined) => blobNameIn(value, store.blobEndpoint, container);
   const previous = inContainer(packageSetting(args.inspection.settings));
   try {
     // A swap moves WEBSITE_RUN_FROM_PACKAGE with the content: production may run a package deployed to a slot,
     // so what any slot of the app (or production) runs stays.
-    const live = await referencedByApp(args.arm.api, args.arm.ref, args.slots);
+    const live = await referencedByApp(arm.api, arm.ref, args.plan.mode !== 'one-deploy');
     // The same index read that found a reusable package: no listing of the container.
-    const mine = await args.store.packages();
+    const mine = await store.packages();
     const doomed = packagesToDelete(
       mine.map((e) => {
         const at = e.deployedAt ? new Date(e.deployedAt) : undefined;
@@ -40,15 +48,11 @@ export async function retain(
       {
         keep: ctx.inputs.retainPackages,
         maxAgeDays: ctx.inputs.retainDays,
-        protect: [
-          ...args.deployed,
-          ...(previous ? [previous] : []),
-          ...live.flatMap((v) => inContainer(v) ?? []),
-        ],
+        protect: [...deployed, ...(previous ? [previous] : []), ...live.flatMap((v) => inContainer(v) ?? [])],
         now: ctx.now(),
       },
     );
-    await args.store.remove(doomed);
+    await store.remove(doomed);
     if (doomed.length) ctx.logger.info(`Deleted ${doomed.length} old package(s): ${doomed.join(', ')}`);
     return doomed;
   } catch (error) {

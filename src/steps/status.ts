@@ -7,7 +7,7 @@ import type { KuduApi } from '../azure/kudu.js';
 import { blobNameIn, parseBlobUrl } from '../azure/layout.js';
 import type { StorageApi } from '../azure/storage.js';
 import type { RunContext } from '../context.js';
-import { messageOf } from '../errors.js';
+import { DriftError, messageOf } from '../errors.js';
 import { type Inspection, RELEASED_PACKAGE } from '../model.js';
 import { classifyPrevious, packageSetting } from '../plan.js';
 import { redactSas, sasExpiry } from '../redact.js';
@@ -41,6 +41,16 @@ export interface StatusReport {
 }
 
 const DAY = 86_400_000;
+
+/** fail-on-drift: the status run fails, naming the drift, once its report is kept for the summary. */
+export function refuseDrift(found: StatusReport): void {
+  if (found.drift === 'none') return;
+  throw new DriftError(
+    found.drift,
+    `Drift: ${found.drift}. ${found.findings.join(' ')}`,
+    'See the status summary',
+  );
+}
 
 /**
  * The read-only drift check: which stored deployment the app runs, whether that package is still there and still
