@@ -35,6 +35,7 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '0,10000,50000' },
     'container-slow-az': { type: 'boolean', default: false },
     'seed-concurrency': { type: 'string', default: '64' },
+    'action-timeout': { type: 'string', default: '5m' },
     out: { type: 'string', default: join(here, 'e2e.json') },
   },
 });
@@ -46,6 +47,16 @@ const sizes = args.sizes
   .map(Number)
   .sort((a, b) => a - b);
 const seedConcurrency = Math.max(1, Number(args['seed-concurrency']));
+/**
+ * The action's `timeout` input for every run: it bounds the action's waits and retries, so a case that cannot
+ * succeed fails within it instead of after the action's default 20 minutes. A deploy that works needs a fraction.
+ */
+const actionTimeout = args['action-timeout'];
+const actionTimeoutMs = (() => {
+  const m = /^(\d+)(s|m)$/.exec(actionTimeout);
+  if (!m) throw new Error(`--action-timeout takes seconds or minutes (90s, 5m), not '${actionTimeout}'`);
+  return Number(m[1]) * (m[2] === 'm' ? 60_000 : 1000);
+})();
 const RG = 'rg-bench';
 /** Where the container-size cases put their packages: one empty container, one that grows from size to size. */
 const EMPTY_CONTAINER = 'bench-empty';
@@ -382,10 +393,11 @@ function deployRun(
 ) {
   runNumber += 1;
   return runAction({
-    inputs: { 'app-name': app, package: pkg, ...inputs },
+    inputs: { 'app-name': app, package: pkg, timeout: actionTimeout, ...inputs },
     env: sb.env,
     workspace: root,
-    timeoutMs: 20 * 60_000,
+    // The action's own deadline ends it first; this only catches a run that outlives it.
+    timeoutMs: actionTimeoutMs + 3 * 60_000,
     extraEnv: {
       // A new commit and run per deploy: the default deployment id (time + short sha) never collides.
       GITHUB_SHA: randomBytes(20).toString('hex'),
@@ -415,13 +427,22 @@ async function measure(c: CaseDef, azDelayMs: number, round: number): Promise<Sa
     if (setup.code !== 0) throw new Error(`setup deploy of ${app} failed:\n${setup.visibleLog.slice(-3000)}`);
   }
   await settle(app);
+  // Azurite finishes every request it has received, answered or not (a listing the action gave up on included):
+  // a request of our own returns once that backlog is done, so no sample starts on another's leftovers.
+  await BlobServiceClient.fromConnectionString(sb.azurite.connectionString).getProperties();
   await resetCounters();
   const azLog = join(azDir, `run-${runNumber + 1}.jsonl`);
   const started = performance.now();
-  const run = await deployRun(app, c.package, c.inputs, azDelayMs, azLog);
+  let run: ActionRun | undefined;
+  let killed: string | undefined;
+  try {
+    run = await deployRun(app, c.package, c.inputs, azDelayMs, azLog);
+  } catch (e) {
+    killed = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+  }
   const seconds = (performance.now() - started) / 1000;
   const counted = await readCounters();
-  const error = failureOf(run, c);
+  const error = run ? failureOf(run, c) : `killed: ${killed}`;
   const azCommands = existsSync(azLog)
     ? readFileSync(azLog, 'utf8')
         .trim()
@@ -457,8 +478,8 @@ async function measure(c: CaseDef, azDelayMs: number, round: number): Promise<Sa
       packageFetches: afterSettle.appService.platform.packageFetches,
       blobRequests: afterSettle.storage.byClient.platform,
     },
-    phasesMs: run.code === 0 ? await recordTimings(run) : null,
-    outputs: { mode: run.outputs.mode ?? null, packageReused: run.outputs['package-reused'] ?? null },
+    phasesMs: run?.code === 0 ? await recordTimings(run) : null,
+    outputs: { mode: run?.outputs.mode ?? null, packageReused: run?.outputs['package-reused'] ?? null },
   };
 }
 
@@ -606,17 +627,58 @@ async function main(): Promise<void> {
           }
     }
     const samples = new Map<string, Sample[]>();
-    const record = (c: CaseDef, ms: number, s: Sample) => {
+    const distFile = join(root, 'dist', 'index.js');
+    /** The file as it stands: written after every sample, so a run cut short still leaves what it measured. */
+    const write = async (complete: boolean) => {
+      const results = cases.flatMap((c) =>
+        c.azDelays
+          .filter((ms) => samples.has(keyOf(c, ms)))
+          .map((ms) => summarise(c, ms, samples.get(keyOf(c, ms)) ?? [], listings.get(c.id) ?? null)),
+      );
+      addRatios(results);
+      const doc = {
+        schema: 'azure-functions-package-deploy/bench-e2e@1',
+        complete,
+        generatedAt: new Date().toISOString(),
+        durationSeconds: Number(((performance.now() - wallStarted) / 1000).toFixed(1)),
+        rounds,
+        actionTimeout,
+        machine: {
+          cpus: availableParallelism(),
+          cpu: cpus()[0]?.model ?? 'unknown',
+          memoryMb: Math.round(totalmem() / 2 ** 20),
+          os: `${process.platform} ${release()}`,
+          node: process.version,
+          loadAverageBefore: loadBefore.map((x) => Number(x.toFixed(2))),
+          loadAverageAfter: loadavg().map((x) => Number(x.toFixed(2))),
+        },
+        dist: {
+          entry: relative(root, DIST_ENTRY),
+          sha256: createHash('sha256').update(readFileSync(distFile)).digest('hex'),
+          commit: git('log', '-1', '--format=%H', '--', 'dist'),
+          changedSinceCommit: (git('status', '--porcelain', '--', 'dist') ?? '') !== '',
+          head: git('rev-parse', 'HEAD'),
+          branch: git('rev-parse', '--abbrev-ref', 'HEAD'),
+        },
+        sandbox: { config: index.config, azDelaysMs: [...new Set(cases.flatMap((c) => c.azDelays))] },
+        seeding,
+        cases: results,
+      };
+      await writeFile(args.out, `${JSON.stringify(doc, null, 2)}\n`);
+      return { doc, results };
+    };
+    const record = async (c: CaseDef, ms: number, s: Sample) => {
       const key = keyOf(c, ms);
       samples.set(key, [...(samples.get(key) ?? []), s]);
       log(
         `  ${key.padEnd(34)} round ${samples.get(key)?.length}: ${s.seconds.toFixed(2)} s, ${s.requests.total} requests, ${s.azProcesses} az${s.ok ? '' : `  FAILED: ${s.error}`}`,
       );
+      await write(false);
     };
     // Rounds outermost, so the machine's noise is spread over every case rather than landing on one.
     const base = cases.filter((c) => !c.container);
     for (let r = 0; r < rounds; r++)
-      for (const c of base) for (const ms of c.azDelays) record(c, ms, await measure(c, ms, r));
+      for (const c of base) for (const ms of c.azDelays) await record(c, ms, await measure(c, ms, r));
 
     let crowded = 0;
     for (const c of cases.filter((x) => x.container)) {
@@ -640,41 +702,11 @@ async function main(): Promise<void> {
       log(
         `  one listing of ${listing.blobs} blobs (${listing.pages} pages) at Azurite: ${listing.seconds} s`,
       );
-      for (let r = 0; r < rounds; r++) for (const ms of c.azDelays) record(c, ms, await measure(c, ms, r));
+      for (let r = 0; r < rounds; r++)
+        for (const ms of c.azDelays) await record(c, ms, await measure(c, ms, r));
     }
 
-    const results = cases.flatMap((c) =>
-      c.azDelays.map((ms) => summarise(c, ms, samples.get(keyOf(c, ms)) ?? [], listings.get(c.id) ?? null)),
-    );
-    addRatios(results);
-    const distFile = join(root, 'dist', 'index.js');
-    const doc = {
-      schema: 'azure-functions-package-deploy/bench-e2e@1',
-      generatedAt: new Date().toISOString(),
-      durationSeconds: Number(((performance.now() - wallStarted) / 1000).toFixed(1)),
-      rounds,
-      machine: {
-        cpus: availableParallelism(),
-        cpu: cpus()[0]?.model ?? 'unknown',
-        memoryMb: Math.round(totalmem() / 2 ** 20),
-        os: `${process.platform} ${release()}`,
-        node: process.version,
-        loadAverageBefore: loadBefore.map((x) => Number(x.toFixed(2))),
-        loadAverageAfter: loadavg().map((x) => Number(x.toFixed(2))),
-      },
-      dist: {
-        entry: relative(root, DIST_ENTRY),
-        sha256: createHash('sha256').update(readFileSync(distFile)).digest('hex'),
-        commit: git('log', '-1', '--format=%H', '--', 'dist'),
-        changedSinceCommit: (git('status', '--porcelain', '--', 'dist') ?? '') !== '',
-        head: git('rev-parse', 'HEAD'),
-        branch: git('rev-parse', '--abbrev-ref', 'HEAD'),
-      },
-      sandbox: { config: index.config, azDelaysMs: [...new Set(cases.flatMap((c) => c.azDelays))] },
-      seeding,
-      cases: results,
-    };
-    await writeFile(args.out, `${JSON.stringify(doc, null, 2)}\n`);
+    const { doc, results } = await write(true);
     process.stdout.write(
       `\n${table(results)}\n\nrequests: medians per deploy, the action's own; ratio: median s over the named case's\n`,
     );
