@@ -94,6 +94,8 @@ export interface StorageFrontHandle {
   controlUrl: string;
   /** The same counters GET /_sandbox/requests returns, for in-process callers (the benchmark). */
   counters(): RequestCounters;
+  /** What DELETE /_sandbox/requests does, for an owner that serves its own control routes (the artifact service). */
+  resetCounters(): void;
   /** Replaces an Azurite URL's origin with the front door's. */
   rewrite(url: string): string;
   close(): Promise<void>;
@@ -449,6 +451,9 @@ export async function startStorageFront(options: StorageFrontOptions): Promise<S
     connectionString,
     controlUrl: `${origin}/_sandbox`,
     counters: () => structuredClone(counters),
+    resetCounters: () => {
+      counters = emptyCounters();
+    },
     rewrite(url: string): string {
       const parsed = new URL(url);
       if (parsed.origin !== upstream.origin) return url;

@@ -292,3 +292,62 @@ describe('az shim commands', () => {
     expect(az('group', 'list').stderr).toContain("'group' is misspelled or not recognized by the system.");
   });
 });
+
+describe('az shim start-up delay and invocation log (AZ_SANDBOX_DELAY_MS, AZ_SANDBOX_LOG)', () => {
+  /** Runs the shim with extra variables for this call only, timing the whole process. */
+  function timedAz(extra: Record<string, string>, ...args: string[]) {
+    const started = performance.now();
+    const result = spawnSync('az', args, { encoding: 'utf8', env: { ...process.env, ...extra } });
+    return {
+      status: result.status,
+      stdout: result.stdout,
+      stderr: result.stderr,
+      ms: performance.now() - started,
+    };
+  }
+
+  it('every process waits the delay before it answers, whatever its outcome', () => {
+    for (const args of [
+      ['account', 'show'],
+      ['group', 'list'],
+    ]) {
+      const { status, ms } = timedAz({ AZ_SANDBOX_DELAY_MS: '400' }, ...args);
+      expect(status, args.join(' ')).toBe(args[0] === 'group' ? 2 : 0);
+      expect(ms, args.join(' ')).toBeGreaterThanOrEqual(400);
+    }
+    const bad = timedAz({ AZ_SANDBOX_DELAY_MS: '1s' }, 'account', 'show');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toBe("ERROR: AZ_SANDBOX_DELAY_MS must be an integer from 0 to 600000, not '1s'\n");
+  });
+
+  it('AzureCliCredential still gets its token through a slow az, and each process is one log line', async () => {
+    const log = join(work, 'invocations.jsonl');
+    setEnv('AZ_SANDBOX_LOG', log);
+    setEnv('AZ_SANDBOX_DELAY_MS', '300');
+    try {
+      const started = performance.now();
+      const token = await new AzureCliCredential().getToken('https://management.azure.com/.default');
+      expect(performance.now() - started).toBeGreaterThanOrEqual(300);
+      expect(verifyArmToken(token.token, DEFAULT_TENANT_ID)).toBe(true);
+      // Failures count too: a process that stops at the parser or at "az login" was still started.
+      expect(az('group', 'list').status).toBe(2);
+      setEnv('AZ_SANDBOX_CONFIG', undefined);
+      expect(az('account', 'show').status).toBe(1);
+    } finally {
+      setEnv('AZ_SANDBOX_CONFIG', configFile);
+      setEnv('AZ_SANDBOX_DELAY_MS', undefined);
+      setEnv('AZ_SANDBOX_LOG', undefined);
+    }
+    const lines = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l.argv)).toEqual([
+      ['account', 'get-access-token', '--output', 'json', '--resource', 'https://management.azure.com'],
+      ['group', 'list'],
+      ['account', 'show'],
+    ]);
+    expect(new Set(lines.map((l) => l.pid)).size).toBe(3);
+    for (const l of lines) expect(String(l.at)).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+  });
+});

@@ -402,6 +402,9 @@ export function armHandler(ctx: Context) {
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const respond = responder(req, res);
+    // Resolved before auth so that refused requests are counted by route too; resolving runs nothing.
+    const route = resolve(req, respond);
+    ctx.requests.request('arm', route === undefined || 'notFound' in route ? undefined : route.name);
     const auth = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
     if (auth === undefined || !ctx.verifyBearer(auth)) {
       await drain(req);
@@ -422,7 +425,6 @@ export function armHandler(ctx: Context) {
       );
       return;
     }
-    const route = resolve(req, respond);
     if (route === undefined || 'notFound' in route) {
       await drain(req);
       respond(

@@ -2,6 +2,7 @@ import type { Faults } from './faults.js';
 import type { BlobAccess } from './flex-storage.js';
 import type { Timers } from './http.js';
 import type { Platform } from './platform.js';
+import type { RequestCounts } from './requests.js';
 import type { SandboxSeed } from './seed.js';
 import type { Site } from './state.js';
 
@@ -40,4 +41,6 @@ export interface Context {
   /** How the platform reaches blob storage (deployment containers, packages). */
   blobAccess: BlobAccess;
   config: SandboxConfig;
+  /** Requests to ARM, Kudu and the hosts, and the platform's own package fetches (GET /_sandbox/requests). */
+  requests: RequestCounts;
 }

@@ -161,8 +161,17 @@ export function controlHandler(ctx: Context, armEndpoint: () => string) {
         })),
         faultRoutes: FAULT_ROUTES,
         config: ctx.config,
+        requests: ctx.requests.snapshot(),
       });
       return;
+    }
+
+    if (path.length === 1 && path[0] === 'requests') {
+      if (method === 'GET') return sendJson(res, 200, ctx.requests.snapshot());
+      if (method === 'DELETE') {
+        ctx.requests.reset();
+        return send(res, 204, undefined);
+      }
     }
 
     if (path[0] === 'faults') {

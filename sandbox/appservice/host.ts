@@ -116,6 +116,7 @@ export function hostHandler(ctx: Context, site: Site): Handler {
       name = 'host.root';
       run = () => root(ctx, site, res);
     }
+    ctx.requests.request('host', name);
     if (name === undefined || run === undefined) {
       await drain(req);
       sendText(res, 404, 'Not Found');

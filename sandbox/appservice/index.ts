@@ -1,18 +1,25 @@
 import { armHandler } from './arm.js';
 import { type Context, DEFAULT_CONFIG } from './context.js';
 import { controlHandler } from './control.js';
-import { Faults, scmAccessRestriction } from './faults.js';
+import { Faults } from './faults.js';
 import { prepareFlexSites, withFlexDefaults } from './flex.js';
 import { hostHandler } from './host.js';
 import { type Listening, listen, parseTarget, Timers } from './http.js';
 import { kuduHandler } from './kudu.js';
 import { Platform } from './platform.js';
+import { RequestCounts } from './requests.js';
 import type { SandboxSeed } from './seed.js';
 import { createSites, findSite } from './state.js';
 
 export { DEFAULT_CONFIG, type SandboxConfig } from './context.js';
 export { FAULT_ROUTES, type RouteName } from './faults.js';
 export { oryxBuild } from './oryx.js';
+export {
+  APP_SERVICE_FRONTS,
+  type AppServiceFront,
+  type AppServiceRequestCounters,
+  type CountedRoute,
+} from './requests.js';
 export type { AppSeed, PlanSeed, SandboxSeed, SlotSeed, Tier } from './seed.js';
 export { DEFAULT_SUBSCRIPTION_ID, DEFAULT_TENANT_ID, parseSeed, tierOf } from './seed.js';
 export { redactSas } from './state.js';
@@ -52,6 +59,7 @@ export async function startAppService(options: AppServiceOptions): Promise<AppSe
   const seed = withFlexDefaults(options.seed, options.blob.endpoint);
   const sites = createSites(seed);
   const config = { ...DEFAULT_CONFIG };
+  const requests = new RequestCounts();
   const blobAccess = {
     ca: options.tls.ca,
     blob: { account: options.blob.account, key: options.blob.key },
@@ -63,9 +71,10 @@ export async function startAppService(options: AppServiceOptions): Promise<AppSe
     verifyBearer: options.verifyBearer,
     faults: new Faults(),
     timers,
-    platform: new Platform({ ...blobAccess, timers, config }),
+    platform: new Platform({ ...blobAccess, timers, config, requests }),
     blobAccess,
     config,
+    requests,
   };
   const servers: Listening[] = [];
   const close = async () => {
@@ -76,10 +85,7 @@ export async function startAppService(options: AppServiceOptions): Promise<AppSe
   try {
     await prepareFlexSites(sites, blobAccess);
     for (const site of sites) {
-      const kudu = await listen(
-        options.tls,
-        scmAccessRestriction(() => site.kudu.ipRestricted, kuduHandler(ctx, site)),
-      );
+      const kudu = await listen(options.tls, kuduHandler(ctx, site));
       servers.push(kudu);
       site.kuduHost = `127.0.0.1:${kudu.port}`;
       const host = await listen(options.tls, hostHandler(ctx, site));

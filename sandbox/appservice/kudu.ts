@@ -10,7 +10,7 @@ import {
   renderDeployment,
   renderLog,
 } from './deploy.js';
-import { applyFault, type RouteName } from './faults.js';
+import { applyFault, type RouteName, scmAccessRestriction } from './faults.js';
 import { flexKuduRoute, isFlex } from './flex.js';
 import { drain, type Handler, parseTarget, queryValue, readJson, send, sendJson, sendText } from './http.js';
 import { isLinux, publishingUserName, recordEvent, runFromPackageIn, type Site } from './state.js';
@@ -315,7 +315,7 @@ export function kuduHandler(ctx: Context, site: Site): Handler {
     return undefined;
   }
 
-  return async (req, res) => {
+  const served: Handler = async (req, res) => {
     if (!authorized(ctx, site, req.headers.authorization)) {
       await drain(req);
       sendText(res, 401, '401 - Unauthorized: Access is denied due to invalid credentials.');
@@ -342,5 +342,11 @@ export function kuduHandler(ctx: Context, site: Site): Handler {
       if (answered) return;
     }
     await matched.run();
+  };
+  const restricted = scmAccessRestriction(() => site.kudu.ipRestricted, served);
+  return async (req, res) => {
+    // Counted before the access restriction and auth: a refused request was still made. Naming the route runs nothing.
+    ctx.requests.request('kudu', route(req, res)?.name);
+    await restricted(req, res);
   };
 }

@@ -7,6 +7,7 @@ import type { SandboxConfig } from './context.js';
 import { discoverPackage, HostError } from './discover.js';
 import { flexPackage, flexRuntime, isFlex } from './flex.js';
 import type { Timers } from './http.js';
+import type { RequestCounts } from './requests.js';
 import {
   type FunctionInfo,
   getSetting,
@@ -30,6 +31,8 @@ export interface PlatformDeps {
   timers: Timers;
   /** The live sandbox-wide knobs (POST /_sandbox/config changes them in place). */
   config: SandboxConfig;
+  /** Where the platform's own package fetches are counted. */
+  requests: RequestCounts;
 }
 
 interface Fetched {
@@ -119,9 +122,11 @@ async function fetchUrl(
         `managed identity '${identity}' named by WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID is not assigned to the app`,
       );
     }
+    deps.requests.packageFetch();
     return { bytes: await readWithIdentity(url, identity, deps), where: display(url) };
   }
   let fetched: Fetched;
+  deps.requests.packageFetch();
   try {
     fetched = await get(url, deps.ca, deps.signal);
   } catch (error) {
@@ -155,6 +160,7 @@ async function currentPackage(site: Site, deps: PlatformDeps): Promise<Package |
     // A Flex host runs the platform's released-package.zip; WEBSITE_RUN_FROM_PACKAGE is not used there (Learn
     // "Package-based deployment": "Runs from the deployed package by default. Don't set WEBSITE_RUN_FROM_PACKAGE")
     // [DOC].
+    deps.requests.packageFetch();
     const released = await flexPackage(site, deps);
     return released ? { ...released, local: false } : undefined;
   }

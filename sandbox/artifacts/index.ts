@@ -83,6 +83,21 @@ export const ARTIFACT_ROUTES = [
   'artifacts.blob.download',
 ] as const;
 
+/** A route of ARTIFACT_ROUTES, or the `other` of its kind: a Twirp path or blob operation outside them. */
+export type ArtifactCountedRoute =
+  | (typeof ARTIFACT_ROUTES)[number]
+  | 'artifacts.twirp.other'
+  | 'artifacts.blob.other';
+
+/** GET /_sandbox/requests: what clients asked of the service and of its blob front door. */
+export interface ArtifactRequestCounters {
+  total: number;
+  /** Only routes seen so far appear. */
+  byRoute: Partial<Record<ArtifactCountedRoute, number>>;
+  /** Requests the service makes to its storage on its own (FinalizeArtifact's existence check, DeleteArtifact's delete). */
+  service: { blobRequests: number };
+}
+
 function artifactBlobRoute(route: StorageRoute): string | undefined {
   if (route === 'blob.put') return 'artifacts.blob.upload';
   if (route === 'blob.get') return 'artifacts.blob.download';
@@ -221,6 +236,19 @@ export async function startArtifactService(o: ArtifactServiceOptions): Promise<A
   });
   const artifacts: ArtifactRecord[] = [];
   let nextId = FIRST_ARTIFACT_ID;
+  let twirpCounts: Partial<Record<ArtifactCountedRoute, number>> = {};
+  let serviceBlobRequests = 0;
+
+  function requestCounters(): ArtifactRequestCounters {
+    const byRoute = { ...twirpCounts };
+    for (const [route, perClient] of Object.entries(blobFront.counters().byRoute)) {
+      const name = (artifactBlobRoute(route as StorageRoute) ??
+        'artifacts.blob.other') as ArtifactCountedRoute;
+      byRoute[name] = (byRoute[name] ?? 0) + perClient.action + perClient.platform;
+    }
+    const total = Object.values(byRoute).reduce((sum: number, n) => sum + (n ?? 0), 0);
+    return { total, byRoute, service: { blobRequests: serviceBlobRequests } };
+  }
 
   const view = (a: ArtifactRecord): StoredArtifactView => ({
     id: a.id,
@@ -326,6 +354,7 @@ export async function startArtifactService(o: ArtifactServiceOptions): Promise<A
           'not_found',
           `no pending upload for artifact '${name}'; call CreateArtifact first`,
         );
+      serviceBlobRequests += 1;
       if (!(await container.getBlockBlobClient(pending.blobName).exists())) {
         throw new TwirpError(
           412,
@@ -389,6 +418,7 @@ export async function startArtifactService(o: ArtifactServiceOptions): Promise<A
       const name = stringField(body, 'name', true) as string;
       const artifact = finalizedByName(run, name)[0];
       if (!artifact) throw new TwirpError(404, 'not_found', `artifact '${name}' not found`);
+      serviceBlobRequests += 1;
       await container.getBlockBlobClient(artifact.blobName).deleteIfExists();
       artifacts.splice(artifacts.indexOf(artifact), 1);
       return { ok: true, artifact_id: String(artifact.id) };
@@ -484,6 +514,16 @@ export async function startArtifactService(o: ArtifactServiceOptions): Promise<A
         }
       }
     }
+    if (path === '/_sandbox/requests') {
+      if (req.method === 'GET') return sendJson(res, 200, requestCounters());
+      if (req.method === 'DELETE') {
+        twirpCounts = {};
+        serviceBlobRequests = 0;
+        blobFront.resetCounters();
+        res.writeHead(204).end();
+        return;
+      }
+    }
     if (path === '/_sandbox/artifacts' && req.method === 'GET') {
       return sendJson(res, 200, { artifacts: artifacts.map(view) });
     }
@@ -495,6 +535,10 @@ export async function startArtifactService(o: ArtifactServiceOptions): Promise<A
     if (path.startsWith('/_sandbox/')) return handleSandbox(req, res, path);
     const prefix = `/twirp/${ARTIFACT_SERVICE}/`;
     const methodName = path.startsWith(prefix) ? path.slice(prefix.length) : undefined;
+    const counted: ArtifactCountedRoute = METHODS.includes(methodName as Method)
+      ? `artifacts.twirp.${methodName as Method}`
+      : 'artifacts.twirp.other';
+    twirpCounts[counted] = (twirpCounts[counted] ?? 0) + 1;
     if (methodName === undefined || !METHODS.includes(methodName as Method)) {
       throw new TwirpError(404, 'bad_route', `no handler for path "${path}"`);
     }

@@ -7,6 +7,10 @@
 //   { subscriptionId, tenantId, subscriptionName, user: {name, type} | name,
 //     resourceManagerEndpoint, storageSuffix?, activeDirectory?, principalId?, tokenTtlSeconds?,
 //     loggedIn? (false = behave as before `az login`), callLog? (file; one JSON line per invocation) }
+//
+// Environment (for benchmarks; both apply to every invocation, whatever its arguments or outcome):
+//   AZ_SANDBOX_DELAY_MS  milliseconds each invocation takes before it does anything (default 0)
+//   AZ_SANDBOX_LOG       file; one JSON line {argv, pid, at} is appended as each invocation starts
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -328,7 +332,28 @@ function main(argv) {
   return render(applyQuery(command.run(config, pick), query), format);
 }
 
+/**
+ * What every `az` process pays before it looks at its arguments. The real CLI starts a Python interpreter and
+ * loads its command modules first: 1 to 2 s per `az account get-access-token` on CLI 2.59 and 10 to 15 s on 2.64
+ * (Azure/azure-cli#29871), "init: 10.193" of an 11.8 s get-access-token in `--debug` output (Azure/azure-cli#29329)
+ * [ISSUE]. The sandbox's own shim starts in tens of milliseconds, so a benchmark asks for the delay explicitly.
+ */
+function startup(argv) {
+  const log = process.env.AZ_SANDBOX_LOG;
+  // Logged before anything can fail, so the count is of processes started, as a benchmark wants it.
+  if (log)
+    appendFileSync(log, `${JSON.stringify({ argv, pid: process.pid, at: new Date().toISOString() })}\n`);
+  const raw = process.env.AZ_SANDBOX_DELAY_MS;
+  if (raw === undefined || raw === '') return;
+  const ms = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(ms <= 600_000))
+    throw failure(`AZ_SANDBOX_DELAY_MS must be an integer from 0 to 600000, not '${raw}'`);
+  // A blocking wait, as the interpreter's start-up blocks: no output, no exit, before the command runs.
+  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 try {
+  startup(process.argv.slice(2));
   process.stdout.write(main(process.argv.slice(2)));
 } catch (error) {
   if (!(error instanceof AzError)) throw error;
