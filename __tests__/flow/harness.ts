@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Sandbox } from '../../sandbox/index.js';
@@ -37,6 +37,7 @@ export async function runFlow(
   for (const name of Object.keys(inputs)) if (!KNOWN.has(name)) throw new Error(`unknown input '${name}'`);
   const result: FlowRun = { failed: undefined, outputs: {}, summary: '', log: [], masked: [] };
   const line = (level: string) => (message: string) => result.log.push(`${level}: ${message}`);
+  const runnerTemp = mkdtempSync(join(tmpdir(), 'afpd-flow-'));
   const io: ActionIO = {
     getInput: (name) => ({ timeout: '30s', ...inputs })[name] ?? '',
     logger: {
@@ -58,7 +59,7 @@ export async function runFlow(
     artifacts: createArtifactStore(),
     env: {
       GITHUB_WORKSPACE: ROOT,
-      RUNNER_TEMP: mkdtempSync(join(tmpdir(), 'afpd-flow-')),
+      RUNNER_TEMP: runnerTemp,
       GITHUB_RUN_ID: '777',
       GITHUB_RUN_ATTEMPT: '1',
       GITHUB_WORKFLOW: 'flow',
@@ -70,6 +71,10 @@ export async function runFlow(
     },
     now: () => new Date(),
   };
-  await run(io);
+  try {
+    await run(io);
+  } finally {
+    rmSync(runnerTemp, { recursive: true, force: true }); // as the runner empties it after the job
+  }
   return result;
 }

@@ -1,17 +1,26 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildPackage } from '../../src/package/index.js';
 import { pythonV2Functions } from '../../src/package/python.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const quiet = { info: () => {}, warning: () => {} };
+const outDirs: string[] = [];
+const outDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'afpd-discovery-'));
+  outDirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of outDirs) rmSync(dir, { recursive: true, force: true });
+});
 const build = (source: string) =>
   buildPackage({
     source,
     workspace: ROOT,
-    outDir: mkdtempSync(join(tmpdir(), 'afpd-discovery-')),
+    outDir: outDir(),
     exclude: [],
     compressionLevel: 1,
     logger: quiet,
