@@ -24,6 +24,14 @@ import { functionAppZip, storeLegacyPackage } from '../sandbox/fixtures.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { type ActionRun, DIST_ENTRY, runAction } from '../sandbox/run-action.js';
 import type { RequestCounters } from '../sandbox/storage-front.js';
+import {
+  INDEX_SCHEMA,
+  type IndexEntry,
+  indexBlobName,
+  LAYOUT_MARKER,
+  LAYOUT_SCHEMA,
+  MANIFEST_SCHEMA_V2,
+} from '../src/store.js';
 
 const here = import.meta.dirname;
 const root = dirname(here);
@@ -265,17 +273,11 @@ function deploymentTime(k: number): string {
   return `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1, 2)}${pad(d.getUTCDate(), 2)}T${pad(d.getUTCHours(), 2)}${pad(d.getUTCMinutes(), 2)}${pad(d.getUTCSeconds(), 2)}Z`;
 }
 
-/**
- * Blob `i` of the other apps' history, as the action lays it out: deployment k = i/2 holds a package (even i) and
- * its manifest (odd i). 2,500 apps of 10 deployments each fill 50,000 blobs; every tenth app deploys a slot.
- */
-function otherBlob(i: number): {
-  name: string;
-  body: Buffer;
-  contentType: string;
-  metadata: Record<string, string>;
-} {
-  const k = Math.floor(i / 2);
+/** Blobs per other app: 10 deployments (a package and its manifest each) and the app's index. */
+const APP_BLOCK = 21;
+
+/** Deployment `k` of the other apps (app k/10): its names, package bytes and metadata. */
+function otherDeployment(k: number) {
   const appIndex = Math.floor(k / 10);
   const app = `func-other-${pad(appIndex, 5)}`;
   const slot = appIndex % 10 === 7 ? 'staging' : undefined;
@@ -286,38 +288,89 @@ function otherBlob(i: number): {
   const packageBytes = Buffer.concat([content, content, content, content]);
   const sha256 = createHash('sha256').update(packageBytes).digest('hex');
   const blobName = `${deploymentId}/${app}${slot ? `-${slot}` : ''}.zip`;
-  if (i % 2 === 0) {
+  const time = new Date(Date.UTC(2026, 0, 1) + k * 7 * 60_000).toISOString();
+  return { app, slot, commit, deploymentId, run, packageBytes, sha256, blobName, time };
+}
+
+/**
+ * Blob `i` of the other apps' history, as the action lays it out: each app holds APP_BLOCK blobs, its 10
+ * deployments' packages and manifests (manifest@2) and its index (index@1); every tenth app deploys a slot.
+ * 50,000 blobs are about 2,380 apps. The container's layout marker is written once, apart (see seedOtherApps).
+ */
+function otherBlob(i: number): {
+  name: string;
+  body: Buffer;
+  contentType: string;
+  metadata: Record<string, string>;
+} {
+  const appIndex = Math.floor(i / APP_BLOCK);
+  const j = i % APP_BLOCK;
+  const json = (name: string, value: unknown) => ({
+    name,
+    body: Buffer.from(JSON.stringify(value)),
+    contentType: 'application/json',
+    metadata: {},
+  });
+  if (j === APP_BLOCK - 1) {
+    const deployments = Array.from({ length: 10 }, (_, d) => otherDeployment(appIndex * 10 + d));
+    const { app, slot } = deployments[0] as ReturnType<typeof otherDeployment>;
+    const packages: IndexEntry[] = deployments.reverse().map((d) => ({
+      blob: d.blobName,
+      sha256: d.sha256,
+      size: d.packageBytes.length,
+      deploymentId: d.deploymentId,
+      deployedAt: d.time,
+      commit: d.commit,
+      run: d.run,
+      fileCount: 3,
+      functions: ['HttpHello'],
+    }));
+    return json(indexBlobName(app, slot), { schema: INDEX_SCHEMA, app, slot, packages });
+  }
+  const d = otherDeployment(appIndex * 10 + Math.floor(j / 2));
+  if (j % 2 === 0) {
     return {
-      name: blobName,
-      body: packageBytes,
+      name: d.blobName,
+      body: d.packageBytes,
       contentType: 'application/zip',
       metadata: {
-        sha256,
-        app,
-        ...(slot ? { slot } : {}),
-        deploymentid: deploymentId,
-        deployedat: new Date(Date.UTC(2026, 0, 1) + k * 7 * 60_000).toISOString(),
-        commit,
-        run,
+        sha256: d.sha256,
+        app: d.app,
+        ...(d.slot ? { slot: d.slot } : {}),
+        deploymentid: d.deploymentId,
+        deployedat: d.time,
+        commit: d.commit,
+        run: d.run,
       },
     };
   }
-  const manifest = {
-    schema: 'azure-functions-package-deploy/manifest@1',
-    deploymentId,
-    app,
-    slot,
-    resourceGroup: 'rg-others',
-    package: { blob: blobName, sha256, size: packageBytes.length, fileCount: 3, functions: ['HttpHello'] },
-    run: { id: run.split('.')[0], attempt: '1', workflow: 'deploy', repository: 'octo/others', sha: commit },
-    time: new Date(Date.UTC(2026, 0, 1) + k * 7 * 60_000).toISOString(),
-  };
-  return {
-    name: `${deploymentId}/manifest.json`,
-    body: Buffer.from(JSON.stringify(manifest)),
-    contentType: 'application/json',
-    metadata: {},
-  };
+  return json(`${d.deploymentId}/manifest.json`, {
+    schema: MANIFEST_SCHEMA_V2,
+    deploymentId: d.deploymentId,
+    entries: [
+      {
+        app: d.app,
+        slot: d.slot,
+        resourceGroup: 'rg-others',
+        package: {
+          blob: d.blobName,
+          sha256: d.sha256,
+          size: d.packageBytes.length,
+          fileCount: 3,
+          functions: ['HttpHello'],
+        },
+        reused: false,
+        run: {
+          id: d.run.split('.')[0],
+          attempt: '1',
+          workflow: 'deploy',
+          repository: 'octo/others',
+          sha: d.commit,
+        },
+        time: d.time,
+      },
+    ],
+  });
 }
 
 /** Uploads blobs [from, to) straight into Azurite (past the front door: no counter sees it), a bounded pool at a time. */
@@ -684,7 +737,13 @@ async function main(): Promise<void> {
     for (const c of cases.filter((x) => x.container)) {
       const target = c.container as { name: string; otherBlobs: number };
       const container = azurite.getContainerClient(target.name);
-      await container.createIfNotExists();
+      if ((await container.createIfNotExists()).succeeded) {
+        // Every package in it is indexed, as in a container this version of the action has always written to.
+        const marker = Buffer.from(JSON.stringify({ schema: LAYOUT_SCHEMA }));
+        await container.getBlockBlobClient(LAYOUT_MARKER).upload(marker, marker.length, {
+          blobHTTPHeaders: { blobContentType: 'application/json' },
+        });
+      }
       if (target.otherBlobs > crowded) {
         log(`Seeding ${target.name} with blobs ${crowded}..${target.otherBlobs} of other apps...`);
         const seconds = await seedOtherApps(container, crowded, target.otherBlobs);

@@ -16,6 +16,7 @@ import { statusOf } from './retry.js';
  *   {deployment-id}/manifest.json          every app deployed under that id (matrix jobs share an id)
  *   _index/{app}[-{slot}].json             the app's packages, newest first: one read per deploy, whatever else
  *                                          the container holds (a listing costs ~0.6 s per 5,000 blobs)
+ *   _index/_layout.json                    written once every package in the container is indexed
  * The manifest and the index are shared by parallel jobs, so every change to them is a read-merge-write with
  * If-Match on the ETag (If-None-Match: * to create), repeated on 412. Only plain blob operations: works with a
  * shared key and with Entra ID under Storage Blob Data Contributor.
@@ -69,6 +70,15 @@ interface ManifestDocument {
 }
 
 const MAX_MERGES = 20;
+
+/**
+ * In the container once every package of it is indexed (written after the one listing of a container from before
+ * the index): an app without an index then has no packages.
+ */
+export const LAYOUT_MARKER = '_index/_layout.json';
+export const LAYOUT_SCHEMA = 'azure-functions-package-deploy/layout@1';
+/** Parallel index writes while a container from before the index is indexed. */
+const MIGRATION_WRITERS = 8;
 
 export function indexBlobName(app: string, slot: string | undefined): string {
   return `_index/${app}${slot ? `-${slot}` : ''}.json`.toLowerCase();
@@ -138,25 +148,44 @@ export class PackageStore {
     return this.entries;
   }
 
-  /** A package stored before the index existed is found by its metadata, once; the index is written then. */
+  /**
+   * An app without an index: since the container's layout marker was written, every package is in its app's
+   * index, so there is nothing to find. A container from before the index is listed once, for every app in it:
+   * each app's packages found by their metadata go into its index, then the marker is written, and no deploy
+   * lists the container again.
+   */
   private async rebuild(): Promise<IndexEntry[]> {
-    const blobs = await this.storage.list(this.container);
-    const mine = blobs.filter(
-      (b) =>
-        b.metadata.sha256 &&
-        sameApp(
-          { app: b.metadata.app ?? '', slot: b.metadata.slot },
-          { app: this.ref.name, slot: this.ref.slot },
-        ),
-    );
-    const entries = mine.map((b) => entryOf(b)).sort(newestFirst);
-    if (entries.length) {
-      this.logger.info(
-        `Indexed ${entries.length} package(s) of ${this.ref.name} stored before the package index existed.`,
-      );
-      await this.update((current) => mergeEntries(current, entries));
+    if (await this.storage.getJson(this.container, LAYOUT_MARKER)) return [];
+    const byIndex = new Map<string, { app: string; slot: string | undefined; entries: IndexEntry[] }>();
+    for (const b of await this.storage.list(this.container)) {
+      const { sha256, app, slot } = b.metadata;
+      if (!sha256 || !app || !b.blobName.endsWith('.zip')) continue;
+      const name = indexBlobName(app, slot);
+      const group = byIndex.get(name) ?? { app, slot: slot || undefined, entries: [] };
+      group.entries.push(entryOf(b));
+      byIndex.set(name, group);
     }
-    return entries;
+    const mine = indexBlobName(this.ref.name, this.ref.slot);
+    let own: IndexEntry[] = [];
+    const groups = [...byIndex.entries()];
+    const migrate = async () => {
+      for (let next = groups.pop(); next; next = groups.pop()) {
+        const [name, { app, slot, entries }] = next;
+        const merged = await mergeIndex(this.storage, this.container, { app, slot }, (current) =>
+          mergeEntries(current, entries),
+        );
+        if (name === mine) own = merged;
+      }
+    };
+    await Promise.all(Array.from({ length: MIGRATION_WRITERS }, migrate));
+    if (byIndex.size)
+      this.logger.info(
+        `Indexed the packages of ${byIndex.size} app(s) stored before the package index existed (once per container).`,
+      );
+    await mergeJson(this.storage, this.container, LAYOUT_MARKER, (current) =>
+      current ? undefined : { schema: LAYOUT_SCHEMA },
+    );
+    return own;
   }
 
   async findBySha(sha256: string): Promise<IndexEntry | undefined> {
@@ -242,18 +271,23 @@ export class PackageStore {
   }
 
   private update(change: (current: IndexEntry[]) => IndexEntry[]): Promise<IndexEntry[]> {
-    return mergeJson<IndexDocument>(
-      this.storage,
-      this.container,
-      indexBlobName(this.ref.name, this.ref.slot),
-      (current) => ({
-        schema: INDEX_SCHEMA,
-        app: this.ref.name,
-        slot: this.ref.slot,
-        packages: change(current?.packages ?? []).sort(newestFirst),
-      }),
-    ).then((doc) => doc?.packages ?? []);
+    return mergeIndex(this.storage, this.container, { app: this.ref.name, slot: this.ref.slot }, change);
   }
+}
+
+/** Read-merge-write of one app's index, newest first. */
+function mergeIndex(
+  storage: StorageApi,
+  container: string,
+  of: { app: string; slot: string | undefined },
+  change: (current: IndexEntry[]) => IndexEntry[],
+): Promise<IndexEntry[]> {
+  return mergeJson<IndexDocument>(storage, container, indexBlobName(of.app, of.slot), (current) => ({
+    schema: INDEX_SCHEMA,
+    app: of.app,
+    slot: of.slot,
+    packages: change(current?.packages ?? []).sort(newestFirst),
+  })).then((doc) => doc?.packages ?? []);
 }
 
 function mergeEntries(current: IndexEntry[], added: IndexEntry[]): IndexEntry[] {

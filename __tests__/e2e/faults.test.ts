@@ -1,8 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../sandbox/index.js';
+import { LAYOUT_MARKER, LAYOUT_SCHEMA } from '../../src/store.js';
 import {
   appState,
   artifactDocuments,
+  blobService,
   control,
   deploy,
   expectNoSecrets,
@@ -113,6 +115,11 @@ describe('requests that are never answered end by the timeout', () => {
 
   it('a blob upload: a clear error, the app unchanged', async () => {
     const before = await appState(sb, 'hang-upload');
+    // A container the action has written to before (its layout marker there), so the first PUT is the upload.
+    const marker = Buffer.from(JSON.stringify({ schema: LAYOUT_SCHEMA }));
+    const container = blobService(sb).getContainerClient('deployments');
+    await container.createIfNotExists();
+    await container.getBlockBlobClient(LAYOUT_MARKER).uploadData(marker);
     await fetch(`${sb.storage.controlUrl}/faults`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -15,6 +15,9 @@ beforeAll(async () => {
     seed({
       ...Object.fromEntries(APPS.map((app) => [app, { os: 'linux' as const, sku: 'Y1' }])),
       'reused-app': { os: 'linux', sku: 'Y1' },
+      'legacy-a': { os: 'linux', sku: 'Y1' },
+      'legacy-b': { os: 'linux', sku: 'Y1' },
+      'legacy-c': { os: 'linux', sku: 'Y1' },
     }),
   );
 });
@@ -29,10 +32,10 @@ async function manifest(
   return JSON.parse((await blob.downloadToBuffer()).toString('utf8'));
 }
 
-async function packagesOf(app: string): Promise<string[]> {
+async function packagesOf(app: string, container = 'deployments'): Promise<string[]> {
   const names: string[] = [];
   for await (const b of blobService(sb)
-    .getContainerClient('deployments')
+    .getContainerClient(container)
     .listBlobsFlat({ includeMetadata: true }))
     if (b.metadata?.app === app && b.name.endsWith('.zip')) names.push(b.name);
   return names.sort();
@@ -110,5 +113,72 @@ describe('a reused package is recorded under the new deployment id', () => {
     expect(back.code, back.visibleLog).toBe(0);
     expect(back.outputs['package-url']).toMatch(/\/u1\/reused-app\.zip$/);
     expect(functionNames(await settledState(sb, 'reused-app'))).toEqual(EXPECTED);
+  });
+});
+
+describe('a container from before the package index', () => {
+  const CONTAINER = 'legacy-store';
+  const storage = () => blobService(sb).getContainerClient(CONTAINER);
+  const storageControl = async <T>(method: string, path: string): Promise<T> => {
+    const response = await fetch(`${sb.env.SANDBOX_STORAGE_CONTROL_URL}${path}`, { method });
+    const text = await response.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+  const listings = async () =>
+    (await storageControl<{ byRoute: Record<string, { action: number }> }>('GET', '/requests')).byRoute[
+      'blob.container.list'
+    ]?.action ?? 0;
+  const json = async (name: string) =>
+    JSON.parse((await storage().getBlobClient(name).downloadToBuffer()).toString('utf8'));
+
+  it('is listed once, every app in it indexed; then no deploy lists it again', {
+    timeout: 120_000,
+  }, async () => {
+    await storage().createIfNotExists();
+    const legacy = [
+      ['old-1/legacy-a.zip', 'legacy-a', '2026-01-01T00:00:00.001Z'],
+      ['old-2/legacy-a.zip', 'legacy-a', '2026-01-01T00:00:00.002Z'],
+      ['old-1/legacy-b.zip', 'legacy-b', '2026-01-01T00:00:00.001Z'],
+    ] as const;
+    for (const [name, app, deployedat] of legacy) {
+      const deploymentid = name.split('/')[0] as string;
+      await storage()
+        .getBlockBlobClient(name)
+        .uploadData(Buffer.from(`package of ${name}`), {
+          metadata: { sha256: 'f'.repeat(63) + name.length, app, deploymentid, deployedat },
+        });
+    }
+    await storageControl('DELETE', '/requests');
+    const first = await deploy(sb, {
+      'app-name': 'legacy-a',
+      package: 'examples/hello-v3',
+      'storage-container': CONTAINER,
+      'deployment-id': 'new-1',
+      'retain-packages': '1',
+    });
+    expect(first.code, first.visibleLog).toBe(0);
+    expect(await listings()).toBe(1);
+    expect(first.visibleLog).toMatch(
+      /Indexed the packages of 2 app\(s\) stored before the package index existed/,
+    );
+    // legacy-a's old packages were found, so retention could delete them (neither is live nor the previous one).
+    expect(await packagesOf('legacy-a', CONTAINER)).toEqual(['new-1/legacy-a.zip']);
+    // legacy-b's package is in its own index now, untouched.
+    expect(await packagesOf('legacy-b', CONTAINER)).toEqual(['old-1/legacy-b.zip']);
+    expect((await json('_index/legacy-b.json')).packages.map((p: { blob: string }) => p.blob)).toEqual([
+      'old-1/legacy-b.zip',
+    ]);
+    expect(await json('_index/_layout.json')).toEqual({ schema: 'azure-functions-package-deploy/layout@1' });
+
+    await storageControl('DELETE', '/requests');
+    const fresh = await deploy(sb, {
+      'app-name': 'legacy-c',
+      package: 'examples/hello-v3',
+      'storage-container': CONTAINER,
+      'deployment-id': 'new-2',
+    });
+    expect(fresh.code, fresh.visibleLog).toBe(0);
+    expect(await listings()).toBe(0);
+    expect(await packagesOf('legacy-c', CONTAINER)).toEqual(['new-2/legacy-c.zip']);
   });
 });
