@@ -59,6 +59,8 @@ export type Connection = ArmConnection | ProfileConnection;
 export interface ArmConnection {
   kind: 'arm';
   ref: SiteRef;
+  /** The site's kind from the resource-group lookup; undefined when resource-group was given. */
+  lookedUpKind: string | undefined;
   storageSuffix: string;
   /** Cached per scope: one `az` token request per scope per run. */
   credential: TokenCredential;

@@ -38,6 +38,12 @@ beforeAll(async () => {
       'lin-cons-retain': { os: 'linux', sku: 'Y1' },
       'lin-flex': { os: 'linux', sku: 'FC1' },
       'win-ep-basic': { os: 'windows', sku: 'EP1' },
+      'win-ep-calls': {
+        os: 'windows',
+        sku: 'EP1',
+        settings: nodeSettings({ WEBSITE_RUN_FROM_PACKAGE: '1' }),
+      },
+      'lin-cons-calls': { os: 'linux', sku: 'Y1' },
     }),
   );
   legacyUrl = await storeLegacyPackage(
@@ -284,5 +290,36 @@ describe('more paths', () => {
     expect(run.masked).toContain(password);
     expect(functionNames(await settledState(sb, 'win-ep-basic'))).toEqual(EXPECTED);
     await expectNoSecrets(sb, run, [password]);
+  });
+});
+
+describe('the calls a deploy makes', () => {
+  const counted = async (app: string, inputs: Record<string, string> = {}) => {
+    await settledState(sb, app);
+    await control(sb, '/requests', 'DELETE');
+    const run = await deploy(sb, { 'app-name': app, package: PACKAGE, ...inputs });
+    expect(run.code, run.visibleLog).toBe(0);
+    return (await control<{ byRoute: Record<string, number> }>(sb, '/requests')).byRoute;
+  };
+
+  it('zipdeploy on Windows: the lookup said Windows, so no config/web read; 8 ARM and Kudu calls besides polling', async () => {
+    const calls = await counted('win-ep-calls');
+    expect(calls['arm.config.web']).toBeUndefined();
+    const once = ['arm.functions', 'kudu.deployments.latest'];
+    const made = Object.entries(calls)
+      .filter(([route]) => route.startsWith('arm.') || route.startsWith('kudu.'))
+      .reduce((n, [route, count]) => n + (once.includes(route) ? 1 : count), 0);
+    expect(made).toBeLessThanOrEqual(8);
+  });
+
+  it('run-from-package, first deploy on Linux: config/web is read; nothing to delete, so no slot listing', async () => {
+    const calls = await counted('lin-cons-calls');
+    expect(calls['arm.config.web']).toBe(1);
+    expect(calls['arm.slots']).toBeUndefined();
+    const once = ['arm.functions', 'arm.sync.hostruntime'];
+    const made = Object.entries(calls)
+      .filter(([route]) => route.startsWith('arm.'))
+      .reduce((n, [route, count]) => n + (once.includes(route) ? 1 : count), 0);
+    expect(made).toBeLessThanOrEqual(10);
   });
 });

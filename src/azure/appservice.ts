@@ -53,7 +53,8 @@ export type SyncRoute = 'syncfunctiontriggers' | 'hostruntime/admin/host/synctri
 
 /** The ARM operations the deploy needs, with retries, per-request timeouts and context; one instance per run. */
 export interface AppServiceApi {
-  findResourceGroup(name: string): Promise<string>;
+  /** The resource group of the app named so in the subscription, and its kind as the resource list gives it. */
+  findResourceGroup(name: string): Promise<{ resourceGroup: string; kind: string | undefined }>;
   getSite(ref: SiteRef): Promise<SiteInfo>;
   /** `config/web`: the image or stack the app runs (`DOCKER|…`, `Python|3.11`, empty on Windows and Flex). */
   linuxFxVersion(ref: SiteRef): Promise<string>;
@@ -186,7 +187,7 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
             signal,
           ),
         base(`find the resource group of '${name}'`),
-      )) as { value?: { id?: string; name?: string }[] };
+      )) as { value?: { id?: string; name?: string; kind?: string }[] };
       const matches = (body.value ?? []).filter((r) => r.name?.toLowerCase() === name.toLowerCase() && r.id);
       const groups = [
         ...new Set(matches.map((r) => /\/resourceGroups\/([^/]+)/i.exec(r.id ?? '')?.[1]).filter(Boolean)),
@@ -203,7 +204,7 @@ export function createAppServiceApi(options: AppServiceOptions): AppServiceApi {
           { fix: 'Set resource-group' },
         );
       }
-      return groups[0] as string;
+      return { resourceGroup: groups[0] as string, kind: matches[0]?.kind };
     },
 
     async getSite(ref) {

@@ -42,10 +42,12 @@ export async function connect(ctx: RunContext): Promise<Connection> {
       deadline: d,
       logger,
     });
-  const resourceGroup = inputs.resourceGroup ?? (await arm(deadline).findResourceGroup(inputs.appName));
+  const found = inputs.resourceGroup ? undefined : await arm(deadline).findResourceGroup(inputs.appName);
+  const resourceGroup = inputs.resourceGroup ?? (found?.resourceGroup as string);
   return {
     kind: 'arm',
     ref: { subscriptionId, resourceGroup, name: inputs.appName, slot: inputs.slot },
+    lookedUpKind: found?.kind,
     storageSuffix: az.storageSuffix,
     credential,
     armScope,

@@ -16,9 +16,11 @@ export async function inspect(ctx: RunContext, connection: Connection): Promise<
     const arm = connection.arm(deadline);
     let linuxFxVersion: string;
     const { ref } = connection;
+    // Only a Linux site has a linuxFxVersion; a lookup that already said Windows saves the config/web read.
+    const windows = connection.lookedUpKind !== undefined && !/linux/i.test(connection.lookedUpKind);
     [site, linuxFxVersion, settings] = await Promise.all([
       arm.getSite(ref),
-      arm.linuxFxVersion(ref),
+      windows ? Promise.resolve('') : arm.linuxFxVersion(ref),
       arm.listSettings(ref),
     ]).catch(async (error: unknown) => {
       // A slot that does not exist on a Flex app: say why (Flex has no slots) rather than only "not found".

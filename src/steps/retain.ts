@@ -35,23 +35,27 @@ export async function retain(
   const inContainer = (value: string | undefined) => blobNameIn(value, store.blobEndpoint, container);
   const previous = inContainer(packageSetting(args.inspection.settings));
   try {
-    // A swap moves WEBSITE_RUN_FROM_PACKAGE with the content: production may run a package deployed to a slot,
-    // so what any slot of the app (or production) runs stays.
-    const live = await referencedByApp(arm.api, arm.ref, args.plan.mode !== 'one-deploy');
     // The same index read that found a reusable package: no listing of the container.
-    const mine = await store.packages();
-    const doomed = packagesToDelete(
-      mine.map((e) => {
-        const at = e.deployedAt ? new Date(e.deployedAt) : undefined;
-        return { blobName: e.blob, deployedAt: at && !Number.isNaN(at.getTime()) ? at : undefined };
-      }),
-      {
+    const mine = (await store.packages()).map((e) => {
+      const at = e.deployedAt ? new Date(e.deployedAt) : undefined;
+      return { blobName: e.blob, deployedAt: at && !Number.isNaN(at.getTime()) ? at : undefined };
+    });
+    const rule = (protect: string[]) =>
+      packagesToDelete(mine, {
         keep: ctx.inputs.retainPackages,
         maxAgeDays: ctx.inputs.retainDays,
-        protect: [...deployed, ...(previous ? [previous] : []), ...live.flatMap((v) => inContainer(v) ?? [])],
+        protect: [...deployed, ...(previous ? [previous] : []), ...protect],
         now: ctx.now(),
-      },
-    );
+      });
+    // A swap moves WEBSITE_RUN_FROM_PACKAGE with the content: production may run a package deployed to a slot,
+    // so what any slot of the app (or production) runs stays. Asked only when something could go.
+    const doomed = rule([]).length
+      ? rule(
+          (await referencedByApp(arm.api, arm.ref, args.plan.mode !== 'one-deploy')).flatMap(
+            (v) => inContainer(v) ?? [],
+          ),
+        )
+      : [];
     await store.remove(doomed);
     if (doomed.length) ctx.logger.info(`Deleted ${doomed.length} old package(s): ${doomed.join(', ')}`);
     return doomed;
