@@ -133,6 +133,8 @@ export class PackageStore {
     private readonly container: string,
     private readonly ref: Pick<SiteRef, 'name' | 'slot' | 'resourceGroup'>,
     private readonly logger: Logger,
+    /** `status`: reads only; a container from before the index is listed for this app and left as it is. */
+    private readonly readOnly = false,
   ) {}
 
   get blobEndpoint(): string {
@@ -166,6 +168,7 @@ export class PackageStore {
       byIndex.set(name, group);
     }
     const mine = indexBlobName(this.ref.name, this.ref.slot);
+    if (this.readOnly) return (byIndex.get(mine)?.entries ?? []).sort(newestFirst);
     let own: IndexEntry[] = [];
     const groups = [...byIndex.entries()];
     const migrate = async () => {

@@ -88,10 +88,14 @@ export function openStore(
   choice: StorageChoice,
   inspection: Inspection,
   connection: Connection,
+  readOnly = false,
 ): { storage: StorageApi; store: PackageStore } {
   const { ref } = signedIn(connection, 'The package store');
   const storage = openStorage(ctx, choice, inspection, connection);
-  return { storage, store: new PackageStore(storage, ctx.inputs.storageContainer, ref, ctx.logger) };
+  return {
+    storage,
+    store: new PackageStore(storage, ctx.inputs.storageContainer, ref, ctx.logger, readOnly),
+  };
 }
 
 /** The ARM connection; inputs refuse a publish profile for everything that needs one, so this is an internal check. */
@@ -195,7 +199,7 @@ function kuduClients(ctx: RunContext, connection: Connection & { kind: 'arm' }, 
 export function statusClients(ctx: RunContext, given: Connection, inspection: Inspection, plan: Plan) {
   const connection = signedIn(given, 'status');
   const arm = { api: connection.arm(ctx.deadline), ref: connection.ref };
-  const packages = plan.storage ? openStore(ctx, plan.storage, inspection, connection) : undefined;
+  const packages = plan.storage ? openStore(ctx, plan.storage, inspection, connection, true) : undefined;
   const kudu = inspection.site?.scmHost ? kuduClients(ctx, connection, inspection).kudu : undefined;
   const release = plan.release && {
     api: openStorage(ctx, plan.release.choice, inspection, connection),

@@ -148,6 +148,17 @@ describe('a container from before the package index', () => {
           metadata: { sha256: 'f'.repeat(63) + name.length, app, deploymentid, deployedat },
         });
     }
+    // A status run only reads: it finds legacy-b's package by a listing and writes no index and no marker.
+    const status = await deploy(sb, {
+      'app-name': 'legacy-b',
+      operation: 'status',
+      'storage-container': CONTAINER,
+    });
+    expect(status.code, status.visibleLog).toBe(0);
+    expect(status.summary).toContain('old-1');
+    expect(await storage().getBlobClient('_index/_layout.json').exists()).toBe(false);
+    expect(await storage().getBlobClient('_index/legacy-b.json').exists()).toBe(false);
+
     await storageControl('DELETE', '/requests');
     const first = await deploy(sb, {
       'app-name': 'legacy-a',
