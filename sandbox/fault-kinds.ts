@@ -178,11 +178,10 @@ export async function applyFaultKinds(
   return 'answered';
 }
 
-export interface SwitchFault extends FaultKinds {
+/** The bookkeeping every fault list keeps per fault. */
+export interface CountedFault extends FaultKinds {
   id: string;
   route: string;
-  /** Unset matches every client. */
-  client?: string;
   /** Matching requests to let through untouched before the fault applies. */
   skip?: number;
   /** Requests still to affect; -1 = until cleared. */
@@ -190,45 +189,41 @@ export interface SwitchFault extends FaultKinds {
   hits: number;
 }
 
-/**
- * A list of faults over a fixed set of route names (globs allowed), optionally per client, for the fakes that
- * are not App Service (which has its own per-app, per-slot switch).
- */
-export class FaultSwitch {
-  private faults: SwitchFault[] = [];
+/** Validates the selector fields every fault list shares: a route (or glob) over known names, count and skip. */
+export function parseSelection(
+  s: Record<string, unknown>,
+  routes: readonly string[],
+  defaultRoute?: string,
+): { route: string; count: number; skip?: number } {
+  const route = optString(s.route, 'route') ?? defaultRoute;
+  if (route === undefined) throw new FaultError('route is required');
+  const pattern = globToRegExp(route);
+  if (!routes.some((name) => pattern.test(name)))
+    throw new FaultError(`route '${route}' matches no route; known: ${routes.join(', ')}`);
+  const count = intIn(s.count, 'count', -1, 1_000_000) ?? 1;
+  if (count === 0) throw new FaultError('count must be -1 or at least 1');
+  const skip = intIn(s.skip, 'skip', 0, 1_000_000);
+  return skip ? { route, count, skip } : { route, count };
+}
+
+export function specObject(spec: unknown): Record<string, unknown> {
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
+    throw new FaultError('body must be a JSON object');
+  return spec as Record<string, unknown>;
+}
+
+/** An ordered list of faults: the first one matching a request applies, after its skips, until its count ends. */
+export class FaultList<F extends CountedFault> {
+  private faults: F[] = [];
   private nextId = 1;
 
-  constructor(
-    readonly routes: readonly string[],
-    readonly clients: readonly string[] = [],
-  ) {}
-
-  add(spec: unknown, defaults: { route?: string } = {}): SwitchFault {
-    if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
-      throw new FaultError('body must be a JSON object');
-    const s = spec as Record<string, unknown>;
-    const route = optString(s.route, 'route') ?? defaults.route;
-    if (route === undefined) throw new FaultError('route is required');
-    const pattern = globToRegExp(route);
-    if (!this.routes.some((name) => pattern.test(name)))
-      throw new FaultError(`route '${route}' matches no route; known: ${this.routes.join(', ')}`);
-    const client = optString(s.client, 'client');
-    if (client !== undefined && !this.clients.includes(client))
-      throw new FaultError(`client must be one of ${this.clients.join(', ') || '(none)'}`);
-    const count = intIn(s.count, 'count', -1, 1_000_000) ?? 1;
-    if (count === 0) throw new FaultError('count must be -1 or at least 1');
-    const skip = intIn(s.skip, 'skip', 0, 1_000_000);
-    const kinds = parseFaultKinds(s);
-    if (!hasEffect(kinds))
-      throw new FaultError('a fault needs status, reset, delayMs, hang or applyThenHang');
-    const fault: SwitchFault = { id: `fault-${this.nextId++}`, route, remaining: count, hits: 0, ...kinds };
-    if (client !== undefined) fault.client = client;
-    if (skip) fault.skip = skip;
+  protected push(make: (id: string) => F): F {
+    const fault = make(`fault-${this.nextId++}`);
     this.faults.push(fault);
-    return { ...fault };
+    return fault;
   }
 
-  list(): SwitchFault[] {
+  list(): F[] {
     return this.faults.map((f) => ({ ...f }));
   }
 
@@ -242,11 +237,9 @@ export class FaultSwitch {
     this.faults = [];
   }
 
-  /** The first fault matching this request, consumed by one. */
-  take(route: string, client?: string): SwitchFault | undefined {
-    const fault = this.faults.find(
-      (f) => globToRegExp(f.route).test(route) && (f.client === undefined || f.client === client),
-    );
+  /** The first fault on this route that `matches` accepts, consumed by one. */
+  protected takeWhere(route: string, matches: (fault: F) => boolean): F | undefined {
+    const fault = this.faults.find((f) => globToRegExp(f.route).test(route) && matches(f));
     if (!fault) return undefined;
     if (fault.skip) {
       fault.skip -= 1;
@@ -258,5 +251,46 @@ export class FaultSwitch {
       if (fault.remaining === 0) this.faults = this.faults.filter((f) => f !== fault);
     }
     return { ...fault };
+  }
+}
+
+export interface SwitchFault extends CountedFault {
+  /** Unset matches every client. */
+  client?: string;
+}
+
+/**
+ * A list of faults over a fixed set of route names (globs allowed), optionally per client, for the fakes that
+ * are not App Service (which has its own per-app, per-slot switch).
+ */
+export class FaultSwitch extends FaultList<SwitchFault> {
+  constructor(
+    readonly routes: readonly string[],
+    readonly clients: readonly string[] = [],
+  ) {
+    super();
+  }
+
+  add(spec: unknown, defaults: { route?: string } = {}): SwitchFault {
+    const s = specObject(spec);
+    const { route, count, skip } = parseSelection(s, this.routes, defaults.route);
+    const client = optString(s.client, 'client');
+    if (client !== undefined && !this.clients.includes(client))
+      throw new FaultError(`client must be one of ${this.clients.join(', ') || '(none)'}`);
+    const kinds = parseFaultKinds(s);
+    if (!hasEffect(kinds))
+      throw new FaultError('a fault needs status, reset, delayMs, hang or applyThenHang');
+    const fault = this.push((id) => {
+      const f: SwitchFault = { id, route, remaining: count, hits: 0, ...kinds };
+      if (client !== undefined) f.client = client;
+      if (skip) f.skip = skip;
+      return f;
+    });
+    return { ...fault };
+  }
+
+  /** The first fault matching this request, consumed by one. */
+  take(route: string, client?: string): SwitchFault | undefined {
+    return this.takeWhere(route, (f) => f.client === undefined || f.client === client);
   }
 }

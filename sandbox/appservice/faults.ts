@@ -1,14 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   applyFaultKinds,
+  type CountedFault,
   drainRequest,
   FaultError,
-  type FaultKinds,
-  globToRegExp,
+  FaultList,
   hasEffect,
-  intIn,
   optString,
   parseFaultKinds,
+  parseSelection,
+  specObject,
 } from '../fault-kinds.js';
 import type { Handler, Timers } from './http.js';
 
@@ -55,14 +56,10 @@ export const FAULT_ROUTES = [
 
 export type RouteName = (typeof FAULT_ROUTES)[number];
 
-export interface Fault extends FaultKinds {
-  id: string;
-  route: string;
+export interface Fault extends CountedFault {
   app?: string;
   /** Unset matches production and every slot. */
   slot?: string;
-  /** Matching requests to let through untouched before the fault applies. */
-  skip?: number;
   /** Settings that replace the app's settings the moment the fault fires: a change made by someone else, mid-run. */
   setSettings?: Record<string, string>;
   /**
@@ -70,27 +67,12 @@ export interface Fault extends FaultKinds {
    * `{"Code","Message",…}`; both exist on the wire (azure-contract.md §A.0).
    */
   errorShape?: 'arm' | 'legacy';
-  /** Requests still to affect; -1 = until cleared. */
-  remaining: number;
-  hits: number;
 }
 
-export class Faults {
-  private faults: Fault[] = [];
-  private nextId = 1;
-
+export class Faults extends FaultList<Fault> {
   add(spec: unknown): Fault {
-    if (typeof spec !== 'object' || spec === null) throw new FaultError('body must be a JSON object');
-    const s = spec as Record<string, unknown>;
-    const route = optString(s.route, 'route');
-    if (route === undefined) throw new FaultError('route is required');
-    const pattern = globToRegExp(route);
-    if (!FAULT_ROUTES.some((name) => pattern.test(name))) {
-      throw new FaultError(`route '${route}' matches no route; known: ${FAULT_ROUTES.join(', ')}`);
-    }
-    const count = intIn(s.count, 'count', -1, 1_000_000) ?? 1;
-    if (count === 0) throw new FaultError('count must be -1 or at least 1');
-    const skip = intIn(s.skip, 'skip', 0, 1_000_000);
+    const s = specObject(spec);
+    const { route, count, skip } = parseSelection(s, FAULT_ROUTES);
     const kinds = parseFaultKinds(s);
     let setSettings: Record<string, string> | undefined;
     if (s.setSettings !== undefined) {
@@ -106,51 +88,27 @@ export class Faults {
     if (!hasEffect(kinds) && setSettings === undefined) {
       throw new FaultError('a fault needs status, reset, delayMs, hang, applyThenHang or setSettings');
     }
-    const fault: Fault = { id: `fault-${this.nextId++}`, route, remaining: count, hits: 0, ...kinds };
     const app = optString(s.app, 'app');
     const slot = optString(s.slot, 'slot');
-    if (app !== undefined) fault.app = app;
-    if (slot !== undefined) fault.slot = slot;
-    if (skip) fault.skip = skip;
-    if (setSettings) fault.setSettings = setSettings;
-    if (s.errorShape !== undefined) fault.errorShape = s.errorShape;
-    this.faults.push(fault);
-    return fault;
-  }
-
-  list(): Fault[] {
-    return this.faults.map((f) => ({ ...f }));
-  }
-
-  remove(id: string): boolean {
-    const before = this.faults.length;
-    this.faults = this.faults.filter((f) => f.id !== id);
-    return this.faults.length !== before;
-  }
-
-  clear(): void {
-    this.faults = [];
+    return this.push((id) => {
+      const fault: Fault = { id, route, remaining: count, hits: 0, ...kinds };
+      if (app !== undefined) fault.app = app;
+      if (slot !== undefined) fault.slot = slot;
+      if (skip) fault.skip = skip;
+      if (setSettings) fault.setSettings = setSettings;
+      if (s.errorShape !== undefined) fault.errorShape = s.errorShape as 'arm' | 'legacy';
+      return fault;
+    });
   }
 
   /** The first fault matching this request, consumed by one. */
   take(route: RouteName, app: string | undefined, slot: string | undefined): Fault | undefined {
-    const fault = this.faults.find(
+    return this.takeWhere(
+      route,
       (f) =>
-        globToRegExp(f.route).test(route) &&
         (f.app === undefined || f.app.toLowerCase() === app?.toLowerCase()) &&
         (f.slot === undefined || f.slot.toLowerCase() === (slot ?? 'production').toLowerCase()),
     );
-    if (!fault) return undefined;
-    if (fault.skip) {
-      fault.skip -= 1;
-      return undefined;
-    }
-    fault.hits += 1;
-    if (fault.remaining > 0) {
-      fault.remaining -= 1;
-      if (fault.remaining === 0) this.faults = this.faults.filter((f) => f !== fault);
-    }
-    return { ...fault };
   }
 }
 
