@@ -69,14 +69,9 @@ export function openStorage(
     if (!parts) throw new PlanError(`Internal: the ${choice.from} connection string has no key`);
     return createStorageApi({ kind: 'shared-key', ...parts }, ctx.deadline, ctx.logger);
   }
-  if (connection.kind !== 'arm') throw new PlanError('Internal: Entra ID storage needs an az login');
+  const { credential } = signedIn(connection, 'Entra ID storage');
   return createStorageApi(
-    {
-      kind: 'entra',
-      accountName: choice.accountName,
-      blobEndpoint: choice.blobEndpoint,
-      credential: connection.credential,
-    },
+    { kind: 'entra', accountName: choice.accountName, blobEndpoint: choice.blobEndpoint, credential },
     ctx.deadline,
     ctx.logger,
   );

@@ -42,12 +42,13 @@ export async function connect(ctx: RunContext): Promise<Connection> {
       deadline: d,
       logger,
     });
-  const found = inputs.resourceGroup ? undefined : await arm(deadline).findResourceGroup(inputs.appName);
-  const resourceGroup = inputs.resourceGroup ?? (found?.resourceGroup as string);
+  const { resourceGroup, kind } = inputs.resourceGroup
+    ? { resourceGroup: inputs.resourceGroup, kind: undefined }
+    : await arm(deadline).findResourceGroup(inputs.appName);
   return {
     kind: 'arm',
     ref: { subscriptionId, resourceGroup, name: inputs.appName, slot: inputs.slot },
-    lookedUpKind: found?.kind,
+    lookedUpKind: kind,
     storageSuffix: az.storageSuffix,
     credential,
     armScope,
